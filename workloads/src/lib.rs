@@ -1,1 +1,17 @@
-//! placeholder
+//! Everything that talks to a database as a client: connections to a target, throwaway
+//! sandbox servers, built-in benchmarks with their loaders, and the benchmark driver that
+//! turns a workload into a [`Measurement`].
+//!
+//! Administration (applying knobs, restarts on a real target) is the `agent`'s job; this crate
+//! only starts and stops servers it owns (sandboxes).
+
+pub mod driver;
+mod error;
+pub mod sandbox;
+pub mod target;
+pub mod tpcb;
+
+pub use driver::{DriverOptions, Measurement};
+pub use error::{Result, WorkloadError};
+pub use sandbox::{Sandbox, SandboxError};
+pub use target::{Target, TargetError, TargetUrl};

@@ -1,0 +1,43 @@
+//! Errors while loading or running a workload.
+
+use thiserror::Error;
+
+pub type Result<T, E = WorkloadError> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum WorkloadError {
+    #[error(transparent)]
+    Target(#[from] crate::TargetError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("mysql: {0}")]
+    Mysql(#[from] mysql_async::Error),
+    #[error("workload '{name}': {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("benchmark run failed: {0}")]
+    Run(String),
+}
+
+impl WorkloadError {
+    /// Errors a benchmark retries rather than counts as a failure of the run (deadlocks,
+    /// serialization failures).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            WorkloadError::Postgres(e) => e.code().is_some_and(|c| c.code() == "40001" || c.code() == "40P01"),
+            WorkloadError::Mysql(mysql_async::Error::Server(e)) => e.code == 1213 || e.code == 1205,
+            _ => false,
+        }
+    }
+
+    /// A short, bounded label for counting errors by kind.
+    pub fn kind(&self) -> String {
+        match self {
+            WorkloadError::Postgres(e) => e.code().map(|c| format!("sqlstate {}", c.code())).unwrap_or_else(|| "connection".into()),
+            WorkloadError::Mysql(mysql_async::Error::Server(e)) => format!("mysql error {}", e.code),
+            WorkloadError::Mysql(_) => "connection".into(),
+            WorkloadError::Target(_) => "connect".into(),
+            WorkloadError::Invalid { .. } => "invalid".into(),
+            WorkloadError::Run(_) => "run".into(),
+        }
+    }
+}

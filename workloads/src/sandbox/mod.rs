@@ -1,0 +1,290 @@
+//! Sandbox servers: throwaway PostgreSQL or MariaDB instances that dbtuner starts itself from
+//! the installed server binaries, in a temp dir on a free port, and stops and removes on drop.
+//!
+//! Several sandboxes run at once without sharing anything (port, dir, socket). A server never
+//! outlives the process that started it: it is stopped on drop (also during a panic) and
+//! killed by the kernel if we die (see `spawner`).
+
+mod binaries;
+mod mariadb;
+mod postgres;
+mod spawner;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use knobs::Engine;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Gid, Pid, Uid};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error("{binary} not found; install it with: {install}")]
+    MissingBinary { binary: String, install: String },
+    #[error("PostgreSQL refuses to run as root and there is no 'postgres' OS user to run it as; install the postgresql package, which creates it")]
+    NoUnprivilegedUser,
+    #[error("{step} failed: {detail}")]
+    Init { step: String, detail: String },
+    #[error("{engine} sandbox did not start: {reason}\n--- server log ({log}) ---\n{excerpt}")]
+    Start { engine: Engine, reason: String, log: PathBuf, excerpt: String },
+    #[error("sandbox I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// OS identity the server runs as (PostgreSQL refuses root).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunAs {
+    pub uid: Uid,
+    pub gid: Gid,
+}
+
+/// A running throwaway server.
+#[derive(Debug)]
+pub struct Sandbox {
+    engine: Engine,
+    port: u16,
+    child: Option<Child>,
+    settings: BTreeMap<String, String>,
+    run_as: Option<RunAs>,
+    log_offset: u64,
+    // Declared last: removed only after the server has stopped (fields drop after `drop`).
+    dir: tempfile::TempDir,
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Sandbox {
+    /// Start a sandbox with the engine's defaults.
+    pub fn start(engine: Engine) -> Result<Sandbox, SandboxError> {
+        Self::start_with(engine, &[])
+    }
+
+    /// Start a sandbox with extra server settings (`name`, `value`), given to the server at
+    /// start (`-c name=value` / `--name=value`).
+    pub fn start_with(engine: Engine, settings: &[(&str, &str)]) -> Result<Sandbox, SandboxError> {
+        remove_stale_dirs();
+        let run_as = match engine {
+            Engine::Postgres => postgres::run_as()?,
+            Engine::Mysql | Engine::Mariadb => None,
+        };
+        // Check the binaries before creating anything.
+        match engine {
+            Engine::Postgres => drop(binaries::postgres_bindir()?),
+            Engine::Mysql | Engine::Mariadb => drop(binaries::mariadb_binaries()?),
+        }
+        let dir = tempfile::Builder::new().prefix(&format!("dbtuner-sandbox-{}-", std::process::id())).tempdir()?;
+        if let Some(who) = run_as {
+            nix::unistd::chown(dir.path(), Some(who.uid), Some(who.gid)).map_err(std::io::Error::from)?;
+        }
+        match engine {
+            Engine::Postgres => postgres::init(dir.path(), run_as)?,
+            Engine::Mysql | Engine::Mariadb => mariadb::init(dir.path())?,
+        }
+        let mut sandbox = Sandbox {
+            engine,
+            port: 0,
+            child: None,
+            settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            run_as,
+            log_offset: 0,
+            dir,
+        };
+        sandbox.launch()?;
+        Ok(sandbox)
+    }
+
+    /// Connection URL for the superuser (no password; only reachable from this host).
+    pub fn url(&self) -> String {
+        match self.engine {
+            Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
+            Engine::Mysql | Engine::Mariadb => format!("mysql://root@127.0.0.1:{}/mysql", self.port),
+        }
+    }
+
+    /// URL of another database on the same server.
+    pub fn url_for_database(&self, database: &str) -> String {
+        match self.engine {
+            Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/{database}", self.port),
+            Engine::Mysql | Engine::Mariadb => format!("mysql://root@127.0.0.1:{}/{database}", self.port),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The sandbox's directory (data dir, socket and log live below it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// PID of the server's main process, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Settings given to the server at start.
+    pub fn settings(&self) -> &BTreeMap<String, String> {
+        &self.settings
+    }
+
+    /// Set a start-time setting; it takes effect at the next [`Sandbox::restart`].
+    pub fn set_setting(&mut self, name: &str, value: &str) {
+        self.settings.insert(name.to_string(), value.to_string());
+    }
+
+    pub fn remove_setting(&mut self, name: &str) {
+        self.settings.remove(name);
+    }
+
+    /// Stop the server cleanly and start it again with the current settings.
+    pub fn restart(&mut self) -> Result<(), SandboxError> {
+        self.stop();
+        self.launch()
+    }
+
+    /// Stop the server (fast shutdown; killed if it does not stop in time).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let signal = match self.engine {
+            Engine::Postgres => Signal::SIGINT,
+            Engine::Mysql | Engine::Mariadb => Signal::SIGTERM,
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, signal);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::warn!(engine = %self.engine, "sandbox did not stop within {STOP_TIMEOUT:?}; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    fn launch(&mut self) -> Result<(), SandboxError> {
+        // A free port can be taken by someone else between our probe and the server's bind:
+        // try again on a new port.
+        let mut last_error = None;
+        for _ in 0..3 {
+            self.port = free_port()?;
+            match self.launch_once() {
+                Ok(()) => return Ok(()),
+                Err(SandboxError::Start { excerpt, .. }) if excerpt.contains("Address already in use") || excerpt.contains("could not bind") || excerpt.contains("Can't start server: Bind") => {
+                    last_error = Some(excerpt);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(self.start_error(format!("no free port after 3 tries: {}", last_error.unwrap_or_default())))
+    }
+
+    fn launch_once(&mut self) -> Result<(), SandboxError> {
+        let log_path = self.log_path();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        self.log_offset = log.metadata()?.len();
+        let command = match self.engine {
+            Engine::Postgres => postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?,
+            Engine::Mysql | Engine::Mariadb => mariadb::command(self.dir.path(), self.port, &self.settings, log)?,
+        };
+        let child = spawner::spawn_tied_to_us(command)?;
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(self.start_error(format!("server exited with {status}")));
+                }
+            }
+            let ready = match self.engine {
+                Engine::Postgres => postgres::is_ready(&self.data_dir()),
+                Engine::Mysql | Engine::Mariadb => mariadb::is_ready(&self.log_path(), self.log_offset, self.port),
+            };
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(self.start_error(format!("not ready after {START_TIMEOUT:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn start_error(&self, reason: String) -> SandboxError {
+        SandboxError::Start { engine: self.engine, reason, log: self.log_path(), excerpt: log_excerpt(&self.log_path(), self.log_offset) }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The lines of the server log since `offset` that explain a failure: errors if there are
+/// any, else the last lines.
+fn log_excerpt(path: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = File::open(path) {
+        let _ = file.seek(SeekFrom::Start(offset));
+        let _ = file.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let important: Vec<&str> = lines.iter().copied().filter(|l| ["FATAL", "ERROR", "PANIC", "[ERROR]", "unknown variable", "invalid value"].iter().any(|m| l.contains(m))).collect();
+    let chosen = if important.is_empty() { &lines[lines.len().saturating_sub(10)..] } else { &important[important.len().saturating_sub(10)..] };
+    chosen.join("\n")
+}
+
+/// A port the kernel just handed out, never a standard database port.
+fn free_port() -> Result<u16, SandboxError> {
+    loop {
+        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        if port != 5432 && port != 3306 {
+            return Ok(port);
+        }
+    }
+}
+
+/// Remove sandbox dirs left by processes that died without cleaning up (SIGKILL).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("dbtuner-sandbox-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok()) else { continue };
+        if pid != std::process::id() as i32 && !process_alive(pid) {
+            tracing::debug!(dir = %entry.path().display(), "removing a stale sandbox dir");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// True when `pid` names a live, non-zombie process.
+pub fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,72 @@
+//! PostgreSQL specifics of a sandbox: initdb, the server command line, readiness.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{binaries, RunAs, SandboxError};
+
+/// As root, the `postgres` OS user; otherwise run as ourselves.
+pub(crate) fn run_as() -> Result<Option<RunAs>, SandboxError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    match nix::unistd::User::from_name("postgres") {
+        Ok(Some(user)) => Ok(Some(RunAs { uid: user.uid, gid: user.gid })),
+        _ => Err(SandboxError::NoUnprivilegedUser),
+    }
+}
+
+fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
+    if let Some(who) = run_as {
+        command.uid(who.uid.as_raw()).gid(who.gid.as_raw());
+    }
+    // A cwd the server user cannot enter (such as /root) makes initdb and postgres fail.
+    command.current_dir(dir);
+}
+
+pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError> {
+    let bindir = binaries::postgres_bindir()?;
+    let mut command = Command::new(bindir.join("initdb"));
+    command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]).stdin(Stdio::null());
+    as_user(&mut command, dir, run_as);
+    let out = command.output().map_err(|e| SandboxError::Init { step: "initdb".into(), detail: e.to_string() })?;
+    if !out.status.success() {
+        let detail = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        return Err(SandboxError::Init { step: "initdb".into(), detail: detail.trim().to_string() });
+    }
+    Ok(())
+}
+
+pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>, run_as: Option<RunAs>, log: File) -> Result<Command, SandboxError> {
+    let bindir = binaries::postgres_bindir()?;
+    let mut command = Command::new(bindir.join("postgres"));
+    command.arg("-D").arg(dir.join("data")).arg("-p").arg(port.to_string()).arg("-k").arg(dir);
+    let mut base: BTreeMap<String, String> = [
+        ("listen_addresses", "127.0.0.1"),
+        ("shared_preload_libraries", "pg_stat_statements"),
+        ("logging_collector", "off"),
+        ("max_connections", "100"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    base.extend(settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (name, value) in &base {
+        command.arg("-c").arg(format!("{name}={value}"));
+    }
+    command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    as_user(&mut command, dir, run_as);
+    // Its own process group: a Ctrl-C in the user's terminal goes to dbtuner, which then
+    // stops the server cleanly, instead of hitting the server directly.
+    command.process_group(0);
+    Ok(command)
+}
+
+/// The postmaster writes "ready" as the 8th line of postmaster.pid once it accepts
+/// connections.
+pub(crate) fn is_ready(data_dir: &Path) -> bool {
+    std::fs::read_to_string(data_dir.join("postmaster.pid")).is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+}

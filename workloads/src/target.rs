@@ -1,0 +1,266 @@
+//! Connections to a target database from a URL (`postgres://…`, `mysql://…`), with engine and
+//! version detection. Passwords never appear in `Debug`, `Display` or logs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use knobs::Engine;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TargetError {
+    #[error("bad target URL '{url}': {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("authentication failed for {url}: {detail}")]
+    Auth { url: String, detail: String },
+    #[error("cannot reach {url}: {detail} (is the server running and listening there?)")]
+    Unreachable { url: String, detail: String },
+    #[error("{url}: {detail}")]
+    Other { url: String, detail: String },
+}
+
+impl TargetError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, TargetError::BadUrl { .. })
+    }
+}
+
+/// A parsed target URL. Keeps the password, but prints without it.
+#[derive(Clone, PartialEq)]
+pub struct TargetUrl {
+    url: url::Url,
+    family: Engine,
+}
+
+impl TargetUrl {
+    /// Engine family from the scheme: `Postgres`, or `Mysql` for both MySQL and MariaDB (which
+    /// one is known only after connecting).
+    pub fn family(&self) -> Engine {
+        self.family
+    }
+
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or("localhost")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(if self.family == Engine::Postgres { 5432 } else { 3306 })
+    }
+
+    pub fn database(&self) -> Option<&str> {
+        Some(self.url.path().trim_start_matches('/')).filter(|d| !d.is_empty())
+    }
+
+    /// The full URL, password included: only for handing to a driver.
+    pub fn expose(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The same server with another database.
+    pub fn with_database(&self, database: &str) -> TargetUrl {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{database}"));
+        TargetUrl { url, family: self.family }
+    }
+
+    fn redacted(&self) -> String {
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+        }
+        url.to_string()
+    }
+}
+
+impl FromStr for TargetUrl {
+    type Err = TargetError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: &str| TargetError::BadUrl { url: redact_raw(text), reason: reason.to_string() };
+        let url = url::Url::parse(text).map_err(|e| bad(&format!("{e}; expected postgres://user@host:port/db or mysql://user@host:port/db")))?;
+        let family = match url.scheme() {
+            "postgres" | "postgresql" => Engine::Postgres,
+            "mysql" | "mariadb" => Engine::Mysql,
+            other => return Err(bad(&format!("unsupported scheme '{other}'; use postgres:// or mysql://"))),
+        };
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        let mut url = url;
+        if url.scheme() == "mariadb" {
+            // mysql_async only knows mysql://.
+            let rest = url.as_str().trim_start_matches("mariadb:").to_string();
+            url = url::Url::parse(&format!("mysql:{rest}")).map_err(|e| bad(&e.to_string()))?;
+        }
+        Ok(TargetUrl { url, family })
+    }
+}
+
+impl fmt::Display for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TargetUrl({})", self.redacted())
+    }
+}
+
+/// Hide anything between "://user:" and "@" in a string we could not parse.
+fn redact_raw(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &text[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &text[..s + 3], user, &text[at..]),
+                None => text.to_string(),
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// An open connection to a target.
+pub enum Target {
+    Postgres { url: TargetUrl, client: tokio_postgres::Client, version: String },
+    Mysql { url: TargetUrl, conn: mysql_async::Conn, engine: Engine, version: String },
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({} {} at {})", self.engine(), self.version(), self.url())
+    }
+}
+
+impl Target {
+    /// Connect and detect the engine and version.
+    pub async fn connect(url: &TargetUrl) -> Result<Target, TargetError> {
+        match url.family() {
+            Engine::Postgres => {
+                let client = connect_postgres(url).await?;
+                let row = client.query_one("SHOW server_version", &[]).await.map_err(|e| classify_pg(url, e))?;
+                let version: String = row.get(0);
+                Ok(Target::Postgres { url: url.clone(), client, version })
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                use mysql_async::prelude::Queryable;
+                let mut conn = connect_mysql(url).await?;
+                let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| classify_mysql(url, e))?;
+                let version = version.unwrap_or_default();
+                let engine = if version.to_ascii_lowercase().contains("mariadb") { Engine::Mariadb } else { Engine::Mysql };
+                Ok(Target::Mysql { url: url.clone(), conn, engine, version })
+            }
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Target::Postgres { .. } => Engine::Postgres,
+            Target::Mysql { engine, .. } => *engine,
+        }
+    }
+
+    /// The server's version string as it reports it.
+    pub fn version(&self) -> &str {
+        match self {
+            Target::Postgres { version, .. } | Target::Mysql { version, .. } => version,
+        }
+    }
+
+    /// Major.minor as numbers, e.g. (15, 18) or (10, 11).
+    pub fn version_number(&self) -> (u32, u32) {
+        let mut parts = self.version().split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+
+    pub fn url(&self) -> &TargetUrl {
+        match self {
+            Target::Postgres { url, .. } | Target::Mysql { url, .. } => url,
+        }
+    }
+}
+
+/// Open a PostgreSQL connection and drive it on a background task.
+pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client, TargetError> {
+    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await.map_err(|e| classify_pg(url, e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("postgres connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Open a MySQL/MariaDB connection.
+pub async fn connect_mysql(url: &TargetUrl) -> Result<mysql_async::Conn, TargetError> {
+    let opts = mysql_async::Opts::from_url(url.expose()).map_err(|e| TargetError::BadUrl { url: url.to_string(), reason: e.to_string() })?;
+    mysql_async::Conn::new(opts).await.map_err(|e| classify_mysql(url, e))
+}
+
+pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetError {
+    let url = url.to_string();
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        // 28P01 invalid_password, 28000 invalid_authorization_specification
+        if code == "28P01" || code == "28000" {
+            return TargetError::Auth { url, detail: db.message().to_string() };
+        }
+        return TargetError::Other { url, detail: format!("{} ({code})", db.message()) };
+    }
+    let detail = error_chain(&e);
+    if detail.contains("refused") || detail.contains("timed out") || detail.contains("No route") || detail.contains("failed to lookup") {
+        TargetError::Unreachable { url, detail }
+    } else if detail.contains("password missing") {
+        TargetError::Auth { url, detail }
+    } else {
+        TargetError::Other { url, detail }
+    }
+}
+
+pub(crate) fn classify_mysql(url: &TargetUrl, e: mysql_async::Error) -> TargetError {
+    let url = url.to_string();
+    match &e {
+        // 1045 access denied, 1044 access denied to database, 1698 access denied (auth plugin)
+        mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => TargetError::Auth { url, detail: s.message.clone() },
+        mysql_async::Error::Io(_) => TargetError::Unreachable { url, detail: error_chain(&e) },
+        _ => TargetError::Other { url, detail: error_chain(&e) },
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_print() {
+        let url: TargetUrl = "postgres://alice:s3cret@db.example:6543/app".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://alice:***@db.example:6543/app");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.port(), 6543);
+        assert_eq!(url.database(), Some("app"));
+        let err = "postgres://alice:s3cret@".parse::<TargetUrl>().unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn scheme_gives_the_family_and_bad_urls_say_why() {
+        assert_eq!("mysql://root@h/x".parse::<TargetUrl>().unwrap().family(), Engine::Mysql);
+        assert_eq!("mariadb://root@h/x".parse::<TargetUrl>().unwrap().expose(), "mysql://root@h/x");
+        let err = "oracle://h/x".parse::<TargetUrl>().unwrap_err();
+        assert!(err.to_string().contains("unsupported scheme 'oracle'"), "{err}");
+        assert!("not a url".parse::<TargetUrl>().unwrap_err().is_bad_input());
+    }
+}
