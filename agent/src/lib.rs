@@ -1,1 +1,10 @@
-//! placeholder
+//! The dbtuner agent: applying configurations to staging and targets, the tuning loop, and the
+//! command-line interface. The `dbtuner` binary is a thin shell over [`cli::main`].
+
+pub mod cli;
+pub mod demo;
+mod error;
+pub mod hardware;
+pub mod staging;
+
+pub use error::BadInput;

@@ -1,0 +1,63 @@
+//! The command-line interface: argument parsing and wiring only. Exit codes: 0 success,
+//! 1 failure while running, 2 bad input.
+
+mod args;
+mod demo;
+mod knobs_cmd;
+mod sandbox_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+
+use crate::BadInput;
+
+/// Entry point of the `dbtuner` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.chain().any(is_bad_input) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<::knobs::KnobError>().is_some_and(::knobs::KnobError::is_bad_input)
+        || e.downcast_ref::<workloads::TargetError>().is_some_and(workloads::TargetError::is_bad_input)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        args::Command::Demo(a) => demo::run(a).await,
+        args::Command::Knobs(a) => knobs_cmd::run(a),
+        args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBTUNER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

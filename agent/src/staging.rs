@@ -1,0 +1,192 @@
+//! Applying configurations to a sandbox used as staging: each knob the way it takes effect
+//! (restart-time options for restart knobs; `ALTER SYSTEM` + reload or `SET GLOBAL` for the
+//! rest), reading back what the server actually applied, and rolling back a configuration
+//! that stops the server from starting.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use knobs::{ApplyMode, Config, Engine, Knob};
+use mysql_async::prelude::Queryable;
+use thiserror::Error;
+use workloads::target::{connect_mysql, connect_postgres};
+use workloads::{Sandbox, SandboxError, TargetError, TargetUrl};
+
+#[derive(Debug, Error)]
+pub enum StagingError {
+    /// The configuration stopped the server from starting; it was rolled back.
+    #[error("server did not start with this configuration (rolled back): {0}")]
+    Infeasible(String),
+    /// The server rejected a value.
+    #[error("server rejected the change: {0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("mysql: {0}")]
+    Mysql(#[from] mysql_async::Error),
+}
+
+impl StagingError {
+    /// True when the configuration itself is at fault (the optimizer should avoid it), not the
+    /// environment.
+    pub fn is_infeasible(&self) -> bool {
+        matches!(self, StagingError::Infeasible(_) | StagingError::Rejected(_))
+    }
+}
+
+/// What applying did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub restarted: bool,
+    /// Knob → value as the server reports it.
+    pub server_values: BTreeMap<String, String>,
+}
+
+/// A sandbox with a known current configuration.
+#[derive(Debug)]
+pub struct Staging {
+    sandbox: Sandbox,
+    catalog: Vec<Knob>,
+    current: Config,
+}
+
+impl Staging {
+    pub fn new(sandbox: Sandbox, catalog: Vec<Knob>) -> Staging {
+        Staging { sandbox, catalog, current: Config::new() }
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.sandbox.engine()
+    }
+
+    pub fn current(&self) -> &Config {
+        &self.current
+    }
+
+    /// Superuser URL of a database on the staging server.
+    pub fn url(&self, database: &str) -> Result<TargetUrl, TargetError> {
+        self.sandbox.url_for_database(database).parse()
+    }
+
+    /// Make `config` the staging configuration (knobs it lacks go back to their defaults).
+    pub async fn apply(&mut self, config: &Config) -> Result<Applied, StagingError> {
+        let diff = self.current.diff(config, &self.catalog);
+        let previous = self.current.clone();
+        let restart = diff.needs_restart();
+        for change in &diff.changes {
+            let unit = change.knob.unit();
+            let is_default = change.to == change.knob.default;
+            let rendered = change.to.render(self.engine(), unit);
+            // Restart knobs (and on MariaDB, which has no persisted SET, every knob) become
+            // start-time options, so that a failed start is undone by removing the option.
+            let as_option = change.knob.apply == ApplyMode::Restart || self.engine().is_mysql_family();
+            if as_option {
+                if is_default {
+                    self.sandbox.remove_setting(&change.knob.name);
+                } else {
+                    self.sandbox.set_setting(&change.knob.name, &rendered);
+                }
+            }
+            if change.knob.apply != ApplyMode::Restart {
+                self.set_online(&change.knob.name, &rendered, is_default).await?;
+            }
+        }
+        if restart {
+            if let Err(e) = self.sandbox.restart() {
+                let reason = e.to_string();
+                self.rollback_options(&previous)?;
+                // The online knobs of the failed configuration were persisted too: undo them.
+                for change in diff.changes.iter().filter(|c| c.knob.apply != ApplyMode::Restart) {
+                    let rendered = change.from.render(self.engine(), change.knob.unit());
+                    self.set_online(&change.knob.name, &rendered, change.from == change.knob.default).await?;
+                }
+                self.reload().await?;
+                return Err(StagingError::Infeasible(reason));
+            }
+        } else if !diff.is_empty() {
+            self.reload().await?;
+        }
+        self.current = config.clone();
+        let server_values = self.read_back(config).await?;
+        Ok(Applied { restarted: restart, server_values })
+    }
+
+    async fn reload(&self) -> Result<(), StagingError> {
+        if self.engine() == Engine::Postgres {
+            let client = connect_postgres(&self.url("postgres")?).await?;
+            client.batch_execute("SELECT pg_reload_conf()").await?;
+            // The postmaster handles SIGHUP asynchronously; new sessions see the values after.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    async fn set_online(&mut self, name: &str, rendered: &str, is_default: bool) -> Result<(), StagingError> {
+        match self.engine() {
+            Engine::Postgres => {
+                let client = connect_postgres(&self.url("postgres")?).await?;
+                let sql = if is_default { format!("ALTER SYSTEM RESET {name}") } else { format!("ALTER SYSTEM SET {name} = '{}'", rendered.replace('\'', "''")) };
+                client.batch_execute(&sql).await.map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                let mut conn = connect_mysql(&self.url("mysql")?).await?;
+                let value = if is_default { "DEFAULT".to_string() } else { mysql_literal(rendered) };
+                conn.query_drop(format!("SET GLOBAL {name} = {value}")).await.map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Put back the start-time options of `previous` and start the server again.
+    fn rollback_options(&mut self, previous: &Config) -> Result<(), StagingError> {
+        for knob in &self.catalog {
+            if knob.apply == ApplyMode::Restart || self.sandbox.engine().is_mysql_family() {
+                match previous.get(&knob.name) {
+                    Some(v) if *v != knob.default => self.sandbox.set_setting(&knob.name, &v.render(self.sandbox.engine(), knob.unit())),
+                    _ => self.sandbox.remove_setting(&knob.name),
+                }
+            }
+        }
+        self.sandbox.restart()?;
+        Ok(())
+    }
+
+    /// The values the server reports for the knobs of `config`.
+    async fn read_back(&self, config: &Config) -> Result<BTreeMap<String, String>, StagingError> {
+        let mut values = BTreeMap::new();
+        match self.engine() {
+            Engine::Postgres => {
+                let client = connect_postgres(&self.url("postgres")?).await?;
+                for (name, _) in config.iter() {
+                    let row = client.query_one(&format!("SHOW {name}"), &[]).await?;
+                    values.insert(name.to_string(), row.get::<_, String>(0));
+                }
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                let mut conn = connect_mysql(&self.url("mysql")?).await?;
+                for (name, _) in config.iter() {
+                    let v: Option<String> = conn.query_first(format!("SELECT CAST(@@GLOBAL.{name} AS CHAR)")).await?;
+                    values.insert(name.to_string(), v.unwrap_or_default());
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Numbers and ON/OFF go bare; anything else quoted.
+fn mysql_literal(rendered: &str) -> String {
+    if rendered.parse::<f64>().is_ok() || rendered == "ON" || rendered == "OFF" {
+        rendered.to_string()
+    } else {
+        format!("'{}'", rendered.replace('\'', "''"))
+    }
+}
