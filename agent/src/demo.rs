@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
-use knobs::{catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions};
+use knobs::{
+    catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions,
+};
 use models::stats::{bootstrap_ratio, Summary};
 use models::{Optimizer, Outcome, RandomSearch};
 use mysql_async::prelude::Queryable;
@@ -64,12 +66,21 @@ struct Run {
 impl Run {
     async fn measure(&mut self, round: u64) -> Result<Measurement> {
         let url = self.staging.url(DATABASE)?;
-        let options = DriverOptions { clients: self.clients, warmup: self.plan.warmup, duration: self.plan.window, seed: self.seed.wrapping_add(round) };
+        let options = DriverOptions {
+            clients: self.clients,
+            warmup: self.plan.warmup,
+            duration: self.plan.window,
+            seed: self.seed.wrapping_add(round),
+        };
         let bench = self.bench;
         Ok(driver::run(&options, |_| bench.session(&url)).await?)
     }
 
-    async fn apply_and_measure(&mut self, config: &Config, round: u64) -> Result<(Applied, Measurement)> {
+    async fn apply_and_measure(
+        &mut self,
+        config: &Config,
+        round: u64,
+    ) -> Result<(Applied, Measurement)> {
         let applied = self.staging.apply(config).await?;
         let m = self.measure(round).await?;
         Ok((applied, m))
@@ -77,13 +88,19 @@ impl Run {
 }
 
 /// Run the demo, writing `report.md` and `report.json` to `options.out`.
-pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressBar) -> Result<DemoOutcome> {
+pub async fn run(
+    options: &DemoOptions,
+    hardware: Hardware,
+    progress: &ProgressBar,
+) -> Result<DemoOutcome> {
     let started = Instant::now();
     let budget = Duration::from_secs(u64::from(options.minutes) * 60);
     let engine = options.engine;
 
     progress.set_message(format!("starting a {} sandbox", engine.display_name()));
-    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine)).await.context("sandbox start task")??;
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+        .await
+        .context("sandbox start task")??;
     let admin_url = sandbox.url().parse().context("sandbox URL")?;
     let target = Target::connect(&admin_url).await?;
     let server_version = target.version().to_string();
@@ -93,26 +110,55 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
 
     let catalog = catalog::demo(engine);
     let staging = Staging::new(sandbox, catalog.clone());
-    let scale = options.scale.unwrap_or(if options.minutes >= 3 { 10 } else { 4 });
+    let scale = options
+        .scale
+        .unwrap_or(if options.minutes >= 3 { 10 } else { 4 });
     let bench = Tpcb::new(scale)?;
     progress.set_message(format!("loading TPC-B-like data, scale {scale}"));
-    let load = bench.load(&staging.url(DATABASE)?).await.context("loading the data set")?;
-    progress.println(format!("loaded {} rows in {:.1} s", load.rows, load.seconds));
+    let load = bench
+        .load(&staging.url(DATABASE)?)
+        .await
+        .context("loading the data set")?;
+    progress.println(format!(
+        "loaded {} rows in {:.1} s",
+        load.rows, load.seconds
+    ));
 
-    let space = Space::new(&catalog, &SpaceOptions { knobs: search_knobs(&catalog, engine, options.allow_durability_risk), hardware, allow_durability_risk: options.allow_durability_risk })?;
+    let space = Space::new(
+        &catalog,
+        &SpaceOptions {
+            knobs: search_knobs(&catalog, engine, options.allow_durability_risk),
+            hardware,
+            allow_durability_risk: options.allow_durability_risk,
+        },
+    )?;
     let setup = started.elapsed();
     let remaining = budget.saturating_sub(setup + Duration::from_secs(3));
     // ~20 measurement slots: the default, the trials and four validation rounds.
     let window = Duration::from_secs_f64((remaining.as_secs_f64() / 20.0).clamp(3.0, 20.0).floor());
     let warmup = Duration::from_secs_f64((window.as_secs_f64() / 3.0).clamp(1.0, 5.0));
-    let mut run = Run { staging, bench, clients: options.clients, seed: options.seed, plan: Plan { warmup, window } };
+    let mut run = Run {
+        staging,
+        bench,
+        clients: options.clients,
+        seed: options.seed,
+        plan: Plan { warmup, window },
+    };
 
     // The default configuration.
     progress.set_message("measuring the default configuration");
     let slot_started = Instant::now();
     let (_, default_m) = run.apply_and_measure(&Config::new(), 0).await?;
     let mut slot_cost = slot_started.elapsed();
-    let default_record = record(0, "default", &Config::new(), None, &catalog, TrialStatus::Measured, Some(&default_m), false);
+    let default_record = record(
+        0,
+        &Config::new(),
+        None,
+        &catalog,
+        TrialStatus::Measured,
+        Some(&default_m),
+        false,
+    );
     progress.println(format!("default: {}", describe_measurement(&default_m)));
 
     // Random search.
@@ -121,7 +167,10 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
     let budget_bytes = hardware.ram_bytes / 10 * 9;
     let mut attempts = 0;
     loop {
-        let measured = trials.iter().filter(|(t, _)| t.status == TrialStatus::Measured).count();
+        let measured = trials
+            .iter()
+            .filter(|(t, _)| t.status == TrialStatus::Measured)
+            .count();
         let time_left = budget.saturating_sub(started.elapsed());
         let needed = slot_cost * 5; // this trial plus four validation rounds
         if attempts >= 60 || (measured >= 3 && time_left < needed) {
@@ -133,7 +182,20 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
         let config = space.decode(&point)?;
         if let Err(e) = MemoryEstimate::of(engine, &config, &catalog).check(budget_bytes) {
             optimizer.observe(point, Outcome::Failed(e.to_string()));
-            trials.push((record(id, &id.to_string(), &config, None, &catalog, TrialStatus::Rejected { reason: e.to_string() }, None, false), config));
+            trials.push((
+                record(
+                    id,
+                    &config,
+                    None,
+                    &catalog,
+                    TrialStatus::Rejected {
+                        reason: e.to_string(),
+                    },
+                    None,
+                    false,
+                ),
+                config,
+            ));
             continue;
         }
         progress.set_message(format!("trial {id}: applying and measuring"));
@@ -143,7 +205,20 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
             Err(e) if e.is_infeasible() => {
                 progress.println(format!("trial {id}: {e}"));
                 optimizer.observe(point, Outcome::Failed(e.to_string()));
-                trials.push((record(id, &id.to_string(), &config, None, &catalog, TrialStatus::Failed { reason: e.to_string() }, None, true), config));
+                trials.push((
+                    record(
+                        id,
+                        &config,
+                        None,
+                        &catalog,
+                        TrialStatus::Failed {
+                            reason: e.to_string(),
+                        },
+                        None,
+                        true,
+                    ),
+                    config,
+                ));
                 continue;
             }
             Err(e) => return Err(e).context(format!("applying trial {id}")),
@@ -151,24 +226,58 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
         let m = run.measure(id as u64).await?;
         slot_cost = slot_cost.max(slot_started.elapsed());
         let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
-            TrialStatus::Failed { reason: format!("{} errors in {} transactions: {:?}", m.error_count(), m.committed, m.errors) }
+            TrialStatus::Failed {
+                reason: format!(
+                    "{} errors in {} transactions: {:?}",
+                    m.error_count(),
+                    m.committed,
+                    m.errors
+                ),
+            }
         } else {
             TrialStatus::Measured
         };
         let outcome = match &status {
             TrialStatus::Measured => Outcome::Value(m.throughput()),
-            TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => Outcome::Failed(reason.clone()),
+            TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
+                Outcome::Failed(reason.clone())
+            }
         };
         optimizer.observe(point, outcome);
-        progress.println(format!("trial {id}: {}  [{}]", describe_measurement(&m), config.describe(&catalog).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")));
-        trials.push((record(id, &id.to_string(), &config, Some(&applied), &catalog, status, Some(&m), applied.restarted), config));
+        progress.println(format!(
+            "trial {id}: {}  [{}]",
+            describe_measurement(&m),
+            config
+                .describe(&catalog)
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        trials.push((
+            record(
+                id,
+                &config,
+                Some(&applied),
+                &catalog,
+                status,
+                Some(&m),
+                applied.restarted,
+            ),
+            config,
+        ));
     }
 
     // Validation: best vs default, interleaved ABBA so that drift cancels.
     let best = trials
         .iter()
         .filter(|(t, _)| t.status == TrialStatus::Measured)
-        .max_by(|a, b| a.0.throughput.map(|f| f.mean).unwrap_or(0.0).total_cmp(&b.0.throughput.map(|f| f.mean).unwrap_or(0.0)))
+        .max_by(|a, b| {
+            a.0.throughput
+                .map(|f| f.mean)
+                .unwrap_or(0.0)
+                .total_cmp(&b.0.throughput.map(|f| f.mean).unwrap_or(0.0))
+        })
         .map(|(t, c)| (t.id, c.clone()));
     let mut validation = None;
     if let Some((best_id, best_config)) = best {
@@ -177,11 +286,25 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
         let mut defaults = Vec::new();
         let mut bests = Vec::new();
         for round in 0..rounds {
-            let order: [bool; 2] = if round % 2 == 0 { [false, true] } else { [true, false] };
+            let order: [bool; 2] = if round % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
             for is_best in order {
-                progress.set_message(format!("validating: round {} of {rounds}, {}", round + 1, if is_best { "best" } else { "default" }));
-                let config = if is_best { best_config.clone() } else { Config::new() };
-                let (_, m) = run.apply_and_measure(&config, 1000 + round as u64 * 2 + u64::from(is_best)).await?;
+                progress.set_message(format!(
+                    "validating: round {} of {rounds}, {}",
+                    round + 1,
+                    if is_best { "best" } else { "default" }
+                ));
+                let config = if is_best {
+                    best_config.clone()
+                } else {
+                    Config::new()
+                };
+                let (_, m) = run
+                    .apply_and_measure(&config, 1000 + round as u64 * 2 + u64::from(is_best))
+                    .await?;
                 if is_best {
                     bests.push(m);
                 } else {
@@ -194,19 +317,33 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
 
     let validation_ref = validation.as_ref();
     let recommendation = match validation_ref {
-        Some(v) if v.verdict == Verdict::Accept => trials.iter().find(|(t, _)| t.id == v.best_trial).map(|(_, c)| render_recommendation(c, &catalog, engine)).unwrap_or_default(),
+        Some(v) if v.verdict == Verdict::Accept => trials
+            .iter()
+            .find(|(t, _)| t.id == v.best_trial)
+            .map(|(_, c)| render_recommendation(c, &catalog, engine))
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     let report = Report {
-        title: format!("demo on {} (TPC-B-like, scale {scale})", detected_engine.display_name()),
+        title: format!(
+            "demo on {} (TPC-B-like, scale {scale})",
+            detected_engine.display_name()
+        ),
         generated_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         engine: detected_engine.display_name().to_string(),
         server_version,
-        workload: format!("tpcb (TPC-B-like), scale {scale}: {} rows loaded in {:.1} s", load.rows, load.seconds),
+        workload: format!(
+            "tpcb (TPC-B-like), scale {scale}: {} rows loaded in {:.1} s",
+            load.rows, load.seconds
+        ),
         clients: options.clients,
         hardware: crate::hardware::describe(&hardware),
         allow_durability_risk: options.allow_durability_risk,
-        search_space: space.dimensions().iter().map(|d| d.knob.name.clone()).collect(),
+        search_space: space
+            .dimensions()
+            .iter()
+            .map(|d| d.knob.name.clone())
+            .collect(),
         optimizer: "random search".into(),
         seed: options.seed,
         elapsed_secs: started.elapsed().as_secs_f64(),
@@ -219,16 +356,30 @@ pub async fn run(options: &DemoOptions, hardware: Hardware, progress: &ProgressB
     };
     let markdown_path = options.out.join("report.md");
     let json_path = options.out.join("report.json");
-    std::fs::write(&markdown_path, reports::render_markdown(&report)).with_context(|| format!("writing {}", markdown_path.display()))?;
-    std::fs::write(&json_path, reports::render_json(&report)?).with_context(|| format!("writing {}", json_path.display()))?;
-    Ok(DemoOutcome { report, markdown_path, json_path })
+    std::fs::write(&markdown_path, reports::render_markdown(&report))
+        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    std::fs::write(&json_path, reports::render_json(&report)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    Ok(DemoOutcome {
+        report,
+        markdown_path,
+        json_path,
+    })
 }
 
 /// The demo's searched knobs: the durability-safe list, plus the commit-losing ones on opt-in.
 fn search_knobs(catalog: &[Knob], engine: Engine, allow_durability_risk: bool) -> Vec<String> {
-    let mut names: Vec<String> = catalog::demo_search_knobs(engine).iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = catalog::demo_search_knobs(engine)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     if allow_durability_risk {
-        names.extend(catalog.iter().filter(|k| k.durability == Durability::MayLoseCommits).map(|k| k.name.clone()));
+        names.extend(
+            catalog
+                .iter()
+                .filter(|k| k.durability == Durability::MayLoseCommits)
+                .map(|k| k.name.clone()),
+        );
     }
     names
 }
@@ -236,22 +387,51 @@ fn search_knobs(catalog: &[Knob], engine: Engine, allow_durability_risk: bool) -
 async fn create_database(sandbox: &Sandbox) -> Result<()> {
     let url = sandbox.url().parse()?;
     match sandbox.engine() {
-        Engine::Postgres => connect_postgres(&url).await?.batch_execute(&format!("CREATE DATABASE {DATABASE}")).await?,
-        Engine::Mysql | Engine::Mariadb => connect_mysql(&url).await?.query_drop(format!("CREATE DATABASE {DATABASE}")).await?,
+        Engine::Postgres => {
+            connect_postgres(&url)
+                .await?
+                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
+                .await?
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            connect_mysql(&url)
+                .await?
+                .query_drop(format!("CREATE DATABASE {DATABASE}"))
+                .await?
+        }
     }
     Ok(())
 }
 
 fn figure(samples: &[f64]) -> Option<Figure> {
-    Summary::of(samples).map(|s| Figure { mean: s.mean, stdev: s.stdev, min: s.min, max: s.max, samples: s.n })
+    Summary::of(samples).map(|s| Figure {
+        mean: s.mean,
+        stdev: s.stdev,
+        min: s.min,
+        max: s.max,
+        samples: s.n,
+    })
 }
 
 fn describe_measurement(m: &Measurement) -> String {
     let s = Summary::of(&m.per_second);
-    format!("{:.0} ± {:.0} tx/s, p99 {:.1} ms", m.throughput(), s.map(|s| s.stdev).unwrap_or(0.0), m.latency.p99_ms)
+    format!(
+        "{:.0} ± {:.0} tx/s, p99 {:.1} ms",
+        m.throughput(),
+        s.map(|s| s.stdev).unwrap_or(0.0),
+        m.latency.p99_ms
+    )
 }
 
-fn record(id: usize, label: &str, config: &Config, applied: Option<&Applied>, catalog: &[Knob], status: TrialStatus, m: Option<&Measurement>, restarted: bool) -> TrialRecord {
+fn record(
+    id: usize,
+    config: &Config,
+    applied: Option<&Applied>,
+    catalog: &[Knob],
+    status: TrialStatus,
+    m: Option<&Measurement>,
+    restarted: bool,
+) -> TrialRecord {
     let knobs = config
         .iter()
         .map(|(name, value)| {
@@ -259,18 +439,26 @@ fn record(id: usize, label: &str, config: &Config, applied: Option<&Applied>, ca
             KnobSetting {
                 name: name.to_string(),
                 value: value.human(knob.map(Knob::unit).unwrap_or(knobs::Unit::None)),
-                applied: applied.and_then(|a| a.server_values.get(name)).map(|server| match knob.map(|k| k.parse_value(server)) {
-                    // Same value in the server's spelling: show ours, so only real differences stand out.
-                    Some(Ok(parsed)) if parsed == *value => value.human(knob.map(Knob::unit).unwrap_or(knobs::Unit::None)),
-                    _ => server.clone(),
-                }),
+                applied: applied
+                    .and_then(|a| a.server_values.get(name))
+                    .map(|server| match knob.map(|k| k.parse_value(server)) {
+                        // Same value in the server's spelling: show ours, so only real differences stand out.
+                        Some(Ok(parsed)) if parsed == *value => {
+                            value.human(knob.map(Knob::unit).unwrap_or(knobs::Unit::None))
+                        }
+                        _ => server.clone(),
+                    }),
                 durability_risk: knob.is_some_and(|k| k.is_risky_value(value)),
             }
         })
         .collect();
     TrialRecord {
         id,
-        label: label.to_string(),
+        label: if id == 0 {
+            "default".to_string()
+        } else {
+            id.to_string()
+        },
         knobs,
         status,
         throughput: m.and_then(|m| figure(&m.per_second)),
@@ -284,21 +472,53 @@ fn record(id: usize, label: &str, config: &Config, applied: Option<&Applied>, ca
 
 /// The gate's statistics: a bootstrap CI over the pooled per-second samples of the
 /// interleaved rounds, an effect-size floor, and a p99 guard.
-fn validate(best_trial: usize, defaults: &[Measurement], bests: &[Measurement], seed: u64) -> Result<Validation> {
-    let pool = |ms: &[Measurement]| ms.iter().flat_map(|m| m.per_second.iter().copied()).collect::<Vec<f64>>();
+fn validate(
+    best_trial: usize,
+    defaults: &[Measurement],
+    bests: &[Measurement],
+    seed: u64,
+) -> Result<Validation> {
+    let pool = |ms: &[Measurement]| {
+        ms.iter()
+            .flat_map(|m| m.per_second.iter().copied())
+            .collect::<Vec<f64>>()
+    };
     let (base, cand) = (pool(defaults), pool(bests));
-    let estimate = bootstrap_ratio(&base, &cand, 0.95, 4000, seed).context("no throughput measured during validation")?;
-    let mean_p99 = |ms: &[Measurement]| ms.iter().map(|m| m.latency.p99_ms).sum::<f64>() / ms.len().max(1) as f64;
+    let estimate = bootstrap_ratio(&base, &cand, 0.95, 4000, seed)
+        .context("no throughput measured during validation")?;
+    let mean_p99 = |ms: &[Measurement]| {
+        ms.iter().map(|m| m.latency.p99_ms).sum::<f64>() / ms.len().max(1) as f64
+    };
     let (default_p99, best_p99) = (mean_p99(defaults), mean_p99(bests));
     let p99_regressed = best_p99 > default_p99 * (1.0 + MAX_P99_REGRESSION);
     let (verdict, reason) = if estimate.low > 1.0 + MIN_GAIN && !p99_regressed {
         (Verdict::Accept, format!("the whole 95% interval is above +{:.0}% and p99 did not regress by more than {:.0}%", MIN_GAIN * 100.0, MAX_P99_REGRESSION * 100.0))
     } else if estimate.high < 1.0 || p99_regressed {
-        (Verdict::Reject, if p99_regressed { format!("p99 latency regressed by more than {:.0}%", MAX_P99_REGRESSION * 100.0) } else { "significantly slower than the default".to_string() })
+        (
+            Verdict::Reject,
+            if p99_regressed {
+                format!(
+                    "p99 latency regressed by more than {:.0}%",
+                    MAX_P99_REGRESSION * 100.0
+                )
+            } else {
+                "significantly slower than the default".to_string()
+            },
+        )
     } else {
         (Verdict::Inconclusive, format!("the 95% interval does not clear +{:.0}%: keep the default, or measure longer (--minutes)", MIN_GAIN * 100.0))
     };
-    let round_ratios = defaults.iter().zip(bests).map(|(d, b)| if d.throughput() > 0.0 { b.throughput() / d.throughput() } else { 0.0 }).collect();
+    let round_ratios = defaults
+        .iter()
+        .zip(bests)
+        .map(|(d, b)| {
+            if d.throughput() > 0.0 {
+                b.throughput() / d.throughput()
+            } else {
+                0.0
+            }
+        })
+        .collect();
     Ok(Validation {
         best_trial,
         rounds: defaults.len().min(bests.len()),
@@ -323,15 +543,31 @@ fn render_recommendation(config: &Config, catalog: &[Knob], engine: Engine) -> V
         lines.push("[mysqld]".to_string());
     }
     for (name, value) in config.iter() {
-        let Ok(knob) = catalog::find(catalog, name) else { continue };
+        let Ok(knob) = catalog::find(catalog, name) else {
+            continue;
+        };
         if *value == knob.default {
             continue;
         }
-        let risk = if knob.is_risky_value(value) { "  # DURABILITY RISK: can lose committed transactions on a crash" } else { "" };
-        let restart = if knob.apply == knobs::ApplyMode::Restart { "  # needs a restart" } else { "" };
+        let risk = if knob.is_risky_value(value) {
+            "  # DURABILITY RISK: can lose committed transactions on a crash"
+        } else {
+            ""
+        };
+        let restart = if knob.apply == knobs::ApplyMode::Restart {
+            "  # needs a restart"
+        } else {
+            ""
+        };
         match engine {
-            Engine::Postgres => lines.push(format!("ALTER SYSTEM SET {name} = '{}';{restart}{risk}", value.human(knob.unit()))),
-            Engine::Mysql | Engine::Mariadb => lines.push(format!("{name} = {}{restart}{risk}", value.render(engine, knob.unit()))),
+            Engine::Postgres => lines.push(format!(
+                "ALTER SYSTEM SET {name} = '{}';{restart}{risk}",
+                value.human(knob.unit())
+            )),
+            Engine::Mysql | Engine::Mariadb => lines.push(format!(
+                "{name} = {}{restart}{risk}",
+                value.render(engine, knob.unit())
+            )),
         }
     }
     lines

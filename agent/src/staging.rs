@@ -34,7 +34,10 @@ impl StagingError {
     /// True when the configuration itself is at fault (the optimizer should avoid it), not the
     /// environment.
     pub fn is_infeasible(&self) -> bool {
-        matches!(self, StagingError::Infeasible(_) | StagingError::Rejected(_))
+        matches!(
+            self,
+            StagingError::Infeasible(_) | StagingError::Rejected(_)
+        )
     }
 }
 
@@ -56,7 +59,11 @@ pub struct Staging {
 
 impl Staging {
     pub fn new(sandbox: Sandbox, catalog: Vec<Knob>) -> Staging {
-        Staging { sandbox, catalog, current: Config::new() }
+        Staging {
+            sandbox,
+            catalog,
+            current: Config::new(),
+        }
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -87,7 +94,8 @@ impl Staging {
             let rendered = change.to.render(self.engine(), unit);
             // Restart knobs (and on MariaDB, which has no persisted SET, every knob) become
             // start-time options, so that a failed start is undone by removing the option.
-            let as_option = change.knob.apply == ApplyMode::Restart || self.engine().is_mysql_family();
+            let as_option =
+                change.knob.apply == ApplyMode::Restart || self.engine().is_mysql_family();
             if as_option {
                 if is_default {
                     self.sandbox.remove_setting(&change.knob.name);
@@ -96,7 +104,8 @@ impl Staging {
                 }
             }
             if change.knob.apply != ApplyMode::Restart {
-                self.set_online(&change.knob.name, &rendered, is_default).await?;
+                self.set_online(&change.knob.name, &rendered, is_default)
+                    .await?;
             }
         }
         if restart {
@@ -104,9 +113,18 @@ impl Staging {
                 let reason = e.to_string();
                 self.rollback_options(&previous)?;
                 // The online knobs of the failed configuration were persisted too: undo them.
-                for change in diff.changes.iter().filter(|c| c.knob.apply != ApplyMode::Restart) {
+                for change in diff
+                    .changes
+                    .iter()
+                    .filter(|c| c.knob.apply != ApplyMode::Restart)
+                {
                     let rendered = change.from.render(self.engine(), change.knob.unit());
-                    self.set_online(&change.knob.name, &rendered, change.from == change.knob.default).await?;
+                    self.set_online(
+                        &change.knob.name,
+                        &rendered,
+                        change.from == change.knob.default,
+                    )
+                    .await?;
                 }
                 self.reload().await?;
                 return Err(StagingError::Infeasible(reason));
@@ -116,7 +134,10 @@ impl Staging {
         }
         self.current = config.clone();
         let server_values = self.read_back(config).await?;
-        Ok(Applied { restarted: restart, server_values })
+        Ok(Applied {
+            restarted: restart,
+            server_values,
+        })
     }
 
     async fn reload(&self) -> Result<(), StagingError> {
@@ -129,17 +150,38 @@ impl Staging {
         Ok(())
     }
 
-    async fn set_online(&mut self, name: &str, rendered: &str, is_default: bool) -> Result<(), StagingError> {
+    async fn set_online(
+        &mut self,
+        name: &str,
+        rendered: &str,
+        is_default: bool,
+    ) -> Result<(), StagingError> {
         match self.engine() {
             Engine::Postgres => {
                 let client = connect_postgres(&self.url("postgres")?).await?;
-                let sql = if is_default { format!("ALTER SYSTEM RESET {name}") } else { format!("ALTER SYSTEM SET {name} = '{}'", rendered.replace('\'', "''")) };
-                client.batch_execute(&sql).await.map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
+                let sql = if is_default {
+                    format!("ALTER SYSTEM RESET {name}")
+                } else {
+                    format!(
+                        "ALTER SYSTEM SET {name} = '{}'",
+                        rendered.replace('\'', "''")
+                    )
+                };
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
             }
             Engine::Mysql | Engine::Mariadb => {
                 let mut conn = connect_mysql(&self.url("mysql")?).await?;
-                let value = if is_default { "DEFAULT".to_string() } else { mysql_literal(rendered) };
-                conn.query_drop(format!("SET GLOBAL {name} = {value}")).await.map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
+                let value = if is_default {
+                    "DEFAULT".to_string()
+                } else {
+                    mysql_literal(rendered)
+                };
+                conn.query_drop(format!("SET GLOBAL {name} = {value}"))
+                    .await
+                    .map_err(|e| StagingError::Rejected(format!("{name} = {rendered}: {e}")))?;
             }
         }
         Ok(())
@@ -150,7 +192,9 @@ impl Staging {
         for knob in &self.catalog {
             if knob.apply == ApplyMode::Restart || self.sandbox.engine().is_mysql_family() {
                 match previous.get(&knob.name) {
-                    Some(v) if *v != knob.default => self.sandbox.set_setting(&knob.name, &v.render(self.sandbox.engine(), knob.unit())),
+                    Some(v) if *v != knob.default => self
+                        .sandbox
+                        .set_setting(&knob.name, &v.render(self.sandbox.engine(), knob.unit())),
                     _ => self.sandbox.remove_setting(&knob.name),
                 }
             }
@@ -173,7 +217,9 @@ impl Staging {
             Engine::Mysql | Engine::Mariadb => {
                 let mut conn = connect_mysql(&self.url("mysql")?).await?;
                 for (name, _) in config.iter() {
-                    let v: Option<String> = conn.query_first(format!("SELECT CAST(@@GLOBAL.{name} AS CHAR)")).await?;
+                    let v: Option<String> = conn
+                        .query_first(format!("SELECT CAST(@@GLOBAL.{name} AS CHAR)"))
+                        .await?;
                     values.insert(name.to_string(), v.unwrap_or_default());
                 }
             }

@@ -18,7 +18,10 @@ impl Config {
     }
 
     /// Parse `name=value` pairs against a catalog, validating every one.
-    pub fn parse_pairs<'a>(catalog: &[Knob], pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+    pub fn parse_pairs<'a>(
+        catalog: &[Knob],
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self> {
         let mut config = Config::new();
         for (name, text) in pairs {
             let knob = catalog::find(catalog, name)?;
@@ -60,7 +63,11 @@ impl Config {
             let from = self.effective(knob);
             let target = to.effective(knob);
             if from != target {
-                changes.push(KnobChange { knob: knob.clone(), from: from.clone(), to: target.clone() });
+                changes.push(KnobChange {
+                    knob: knob.clone(),
+                    from: from.clone(),
+                    to: target.clone(),
+                });
             }
         }
         ConfigDiff { changes }
@@ -70,7 +77,9 @@ impl Config {
     pub fn describe(&self, catalog: &[Knob]) -> Vec<(String, String)> {
         self.iter()
             .map(|(name, value)| {
-                let unit = catalog::find(catalog, name).map(|k| k.unit()).unwrap_or(crate::Unit::None);
+                let unit = catalog::find(catalog, name)
+                    .map(|k| k.unit())
+                    .unwrap_or(crate::Unit::None);
                 (name.to_string(), value.human(unit))
             })
             .collect()
@@ -98,7 +107,9 @@ impl ConfigDiff {
 
     /// True when any change needs a server restart to take effect.
     pub fn needs_restart(&self) -> bool {
-        self.changes.iter().any(|c| c.knob.apply == crate::ApplyMode::Restart)
+        self.changes
+            .iter()
+            .any(|c| c.knob.apply == crate::ApplyMode::Restart)
     }
 }
 
@@ -110,7 +121,11 @@ mod tests {
     #[test]
     fn parses_validates_and_diffs() {
         let cat = catalog::demo(Engine::Postgres);
-        let config = Config::parse_pairs(&cat, [("shared_buffers", "1GB"), ("checkpoint_timeout", "15min")]).unwrap();
+        let config = Config::parse_pairs(
+            &cat,
+            [("shared_buffers", "1GB"), ("checkpoint_timeout", "15min")],
+        )
+        .unwrap();
         assert_eq!(config.get("shared_buffers"), Some(&Value::Int(1 << 30)));
         assert_eq!(config.get("checkpoint_timeout"), Some(&Value::Int(900)));
         let diff = Config::new().diff(&config, &cat);
@@ -125,10 +140,16 @@ mod tests {
     fn errors_name_the_knob_and_the_value() {
         let cat = catalog::demo(Engine::Postgres);
         let err = Config::parse_pairs(&cat, [("shared_buffers", "5 apples")]).unwrap_err();
-        assert!(err.to_string().starts_with("shared_buffers = '5 apples'"), "{err}");
+        assert!(
+            err.to_string().starts_with("shared_buffers = '5 apples'"),
+            "{err}"
+        );
         let err = Config::parse_pairs(&cat, [("checkpoint_timeout", "10ms")]).unwrap_err();
         assert!(matches!(err, KnobError::BadValue { .. }), "{err}");
         let err = Config::parse_pairs(&cat, [("checkpoint_timeout", "2d")]).unwrap_err();
-        assert_eq!(err.to_string(), "checkpoint_timeout = 2d is out of range; allowed 30s .. 1d");
+        assert_eq!(
+            err.to_string(),
+            "checkpoint_timeout = 2d is out of range; allowed 30s .. 1d"
+        );
     }
 }

@@ -92,11 +92,26 @@ impl Knob {
     pub fn parse_value(&self, text: &str) -> Result<Value> {
         let text = text.trim();
         let value = match &self.kind {
-            KnobKind::Bool => Value::Bool(parse_bool(text).ok_or_else(|| self.bad(text, "not a boolean; use on/off, true/false or 1/0"))?),
-            KnobKind::Integer { unit, .. } => Value::Int(crate::value::parse_quantity(text, *unit).map_err(|reason| self.bad(text, &reason))?),
-            KnobKind::Real { .. } => Value::Real(text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| self.bad(text, "not a number"))?),
+            KnobKind::Bool => {
+                Value::Bool(parse_bool(text).ok_or_else(|| {
+                    self.bad(text, "not a boolean; use on/off, true/false or 1/0")
+                })?)
+            }
+            KnobKind::Integer { unit, .. } => Value::Int(
+                crate::value::parse_quantity(text, *unit)
+                    .map_err(|reason| self.bad(text, &reason))?,
+            ),
+            KnobKind::Real { .. } => Value::Real(
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| self.bad(text, "not a number"))?,
+            ),
             KnobKind::Enum { values } => {
-                let found = values.iter().find(|v| v.eq_ignore_ascii_case(text)).ok_or_else(|| self.bad(text, &format!("not one of {}", values.join(", "))))?;
+                let found = values
+                    .iter()
+                    .find(|v| v.eq_ignore_ascii_case(text))
+                    .ok_or_else(|| self.bad(text, &format!("not one of {}", values.join(", "))))?;
                 Value::Enum(found.clone())
             }
         };
@@ -122,7 +137,12 @@ impl Knob {
             }
             (KnobKind::Real { min, max }, Value::Real(v)) => {
                 if v < min || v > max || !v.is_finite() {
-                    Err(KnobError::OutOfRange { knob: self.name.clone(), value: v.to_string(), min: min.to_string(), max: max.to_string() })
+                    Err(KnobError::OutOfRange {
+                        knob: self.name.clone(),
+                        value: v.to_string(),
+                        min: min.to_string(),
+                        max: max.to_string(),
+                    })
                 } else {
                     Ok(())
                 }
@@ -134,7 +154,11 @@ impl Knob {
 
     /// True when this value of the knob can lose commits or corrupt data on a crash.
     pub fn is_risky_value(&self, value: &Value) -> bool {
-        self.durability != Durability::Safe && self.risky_values.iter().any(|r| r.eq_ignore_ascii_case(&value.to_string()))
+        self.durability != Durability::Safe
+            && self
+                .risky_values
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&value.to_string()))
     }
 
     /// The unit the integer value is stored in (`Unit::None` for non-integers).
@@ -146,7 +170,11 @@ impl Knob {
     }
 
     fn bad(&self, value: &str, reason: &str) -> KnobError {
-        KnobError::BadValue { knob: self.name.clone(), value: value.to_string(), reason: reason.to_string() }
+        KnobError::BadValue {
+            knob: self.name.clone(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
     }
 }
 

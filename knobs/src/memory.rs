@@ -26,7 +26,10 @@ impl MemoryEstimate {
     /// knobs absent from the catalog take the server's default.
     pub fn of(engine: Engine, config: &Config, catalog: &[Knob]) -> MemoryEstimate {
         let get = |name: &str, fallback: u64| -> u64 {
-            let value = catalog::find(catalog, name).ok().map(|k| config.effective(k).clone()).or_else(|| config.get(name).cloned());
+            let value = catalog::find(catalog, name)
+                .ok()
+                .map(|k| config.effective(k).clone())
+                .or_else(|| config.get(name).cloned());
             match value {
                 Some(Value::Int(v)) if v >= 0 => v as u64,
                 Some(Value::Enum(v)) => v.parse().unwrap_or(fallback),
@@ -47,23 +50,39 @@ impl MemoryEstimate {
                 vec![
                     ("shared_buffers".into(), shared),
                     ("wal_buffers".into(), wal),
-                    (format!("max_connections ({conns}) x work_mem x 1.5"), conns * work * 3 / 2),
-                    (format!("autovacuum_max_workers ({workers}) x maintenance_work_mem"), workers * maint),
+                    (
+                        format!("max_connections ({conns}) x work_mem x 1.5"),
+                        conns * work * 3 / 2,
+                    ),
+                    (
+                        format!("autovacuum_max_workers ({workers}) x maintenance_work_mem"),
+                        workers * maint,
+                    ),
                 ]
             }
             Engine::Mysql | Engine::Mariadb => {
                 let pool = get("innodb_buffer_pool_size", 128 * MB);
                 let log = get("innodb_log_buffer_size", 16 * MB);
                 let conns = get("max_connections", 151);
-                let per_session = get("sort_buffer_size", 2 * MB) + get("join_buffer_size", 256 * 1024) + get("read_buffer_size", 128 * 1024) + get("read_rnd_buffer_size", 256 * 1024) + 292 * 1024;
+                let per_session = get("sort_buffer_size", 2 * MB)
+                    + get("join_buffer_size", 256 * 1024)
+                    + get("read_buffer_size", 128 * 1024)
+                    + get("read_rnd_buffer_size", 256 * 1024)
+                    + 292 * 1024;
                 vec![
                     ("innodb_buffer_pool_size".into(), pool),
                     ("innodb_log_buffer_size".into(), log),
-                    (format!("max_connections ({conns}) x per-session buffers"), conns * per_session),
+                    (
+                        format!("max_connections ({conns}) x per-session buffers"),
+                        conns * per_session,
+                    ),
                 ]
             }
         };
-        let total_bytes = parts.iter().map(|(_, b)| *b).fold(0u64, u64::saturating_add);
+        let total_bytes = parts
+            .iter()
+            .map(|(_, b)| *b)
+            .fold(0u64, u64::saturating_add);
         MemoryEstimate { total_bytes, parts }
     }
 
@@ -72,8 +91,17 @@ impl MemoryEstimate {
         if self.total_bytes <= budget_bytes {
             return Ok(());
         }
-        let detail = self.parts.iter().map(|(name, b)| format!("{name} = {}", human_bytes(*b))).collect::<Vec<_>>().join(" + ");
-        Err(KnobError::MemoryBudget { estimate: human_bytes(self.total_bytes), budget: human_bytes(budget_bytes), detail })
+        let detail = self
+            .parts
+            .iter()
+            .map(|(name, b)| format!("{name} = {}", human_bytes(*b)))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        Err(KnobError::MemoryBudget {
+            estimate: human_bytes(self.total_bytes),
+            budget: human_bytes(budget_bytes),
+            detail,
+        })
     }
 }
 
@@ -97,10 +125,16 @@ mod tests {
         let ok = Config::parse_pairs(&cat, [("shared_buffers", "2GB")]).unwrap();
         let estimate = MemoryEstimate::of(Engine::Postgres, &ok, &cat);
         // 2 GiB + 16 MiB wal + 100 x 4 MiB x 1.5 + 3 x 64 MiB
-        assert_eq!(estimate.total_bytes, 2048 * MB + 16 * MB + 600 * MB + 192 * MB);
+        assert_eq!(
+            estimate.total_bytes,
+            2048 * MB + 16 * MB + 600 * MB + 192 * MB
+        );
         assert!(estimate.check(4 << 30).is_ok());
-        let too_big = Config::parse_pairs(&cat, [("shared_buffers", "3GB"), ("work_mem", "64MB")]).unwrap();
-        let err = MemoryEstimate::of(Engine::Postgres, &too_big, &cat).check(4 << 30).unwrap_err();
+        let too_big =
+            Config::parse_pairs(&cat, [("shared_buffers", "3GB"), ("work_mem", "64MB")]).unwrap();
+        let err = MemoryEstimate::of(Engine::Postgres, &too_big, &cat)
+            .check(4 << 30)
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("exceeds the budget 4.0 GiB"), "{text}");
         assert!(text.contains("shared_buffers = 3.0 GiB"), "{text}");

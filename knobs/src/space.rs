@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{catalog, Config, Durability, Hardware, Knob, KnobError, KnobKind, Range, Result, Scale, Unit, Value};
+use crate::{
+    catalog, Config, Durability, Hardware, Knob, KnobError, KnobKind, Range, Result, Scale, Unit,
+    Value,
+};
 
 /// What goes into a space.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,7 +22,14 @@ pub struct SpaceOptions {
 
 impl Default for SpaceOptions {
     fn default() -> Self {
-        SpaceOptions { knobs: Vec::new(), hardware: Hardware { ram_bytes: 8 << 30, cpus: 4 }, allow_durability_risk: false }
+        SpaceOptions {
+            knobs: Vec::new(),
+            hardware: Hardware {
+                ram_bytes: 8 << 30,
+                cpus: 4,
+            },
+            allow_durability_risk: false,
+        }
     }
 }
 
@@ -40,11 +50,24 @@ pub struct Space {
 impl Space {
     pub fn new(catalog: &[Knob], options: &SpaceOptions) -> Result<Space> {
         let explicit = !options.knobs.is_empty();
-        let knobs: Vec<&Knob> = if explicit { options.knobs.iter().map(|n| catalog::find(catalog, n)).collect::<Result<_>>()? } else { catalog.iter().collect() };
+        let knobs: Vec<&Knob> = if explicit {
+            options
+                .knobs
+                .iter()
+                .map(|n| catalog::find(catalog, n))
+                .collect::<Result<_>>()?
+        } else {
+            catalog.iter().collect()
+        };
         let mut dims = Vec::new();
         for knob in knobs {
             match knob.durability {
-                Durability::MayCorrupt if explicit => return Err(KnobError::Space(format!("{} can corrupt data on a crash; it is never tuned", knob.name))),
+                Durability::MayCorrupt if explicit => {
+                    return Err(KnobError::Space(format!(
+                        "{} can corrupt data on a crash; it is never tuned",
+                        knob.name
+                    )))
+                }
                 Durability::MayCorrupt => continue,
                 Durability::MayLoseCommits if !options.allow_durability_risk => {
                     if explicit {
@@ -55,14 +78,21 @@ impl Space {
                 _ => {}
             }
             let range = resolve_range(knob, &options.hardware);
-            let searchable = matches!(knob.kind, KnobKind::Bool | KnobKind::Enum { .. }) || range.is_some();
+            let searchable =
+                matches!(knob.kind, KnobKind::Bool | KnobKind::Enum { .. }) || range.is_some();
             if !searchable {
                 if explicit {
-                    return Err(KnobError::Space(format!("{} has no tuning range", knob.name)));
+                    return Err(KnobError::Space(format!(
+                        "{} has no tuning range",
+                        knob.name
+                    )));
                 }
                 continue;
             }
-            dims.push(Dimension { knob: knob.clone(), range });
+            dims.push(Dimension {
+                knob: knob.clone(),
+                range,
+            });
         }
         if dims.is_empty() {
             return Err(KnobError::Space("no searchable knobs".into()));
@@ -82,20 +112,37 @@ impl Space {
     /// [0, 1], so any input decodes to values within the server's bounds.
     pub fn decode(&self, point: &[f64]) -> Result<Config> {
         if point.len() != self.dims.len() {
-            return Err(KnobError::Space(format!("point has {} coordinates, space has {}", point.len(), self.dims.len())));
+            return Err(KnobError::Space(format!(
+                "point has {} coordinates, space has {}",
+                point.len(),
+                self.dims.len()
+            )));
         }
         let mut config = Config::new();
         for (dim, &x) in self.dims.iter().zip(point) {
-            let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+            let x = if x.is_finite() {
+                x.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             let value = match (&dim.knob.kind, dim.range) {
                 (KnobKind::Bool, _) => Value::Bool(x >= 0.5),
                 (KnobKind::Enum { values }, _) => {
                     let i = ((x * values.len() as f64) as usize).min(values.len() - 1);
                     Value::Enum(values[i].clone())
                 }
-                (KnobKind::Integer { min, max, unit }, Some(r)) => Value::Int(round_int(from_unit(x, r), *unit).clamp(*min, *max)),
-                (KnobKind::Real { min, max }, Some(r)) => Value::Real(((from_unit(x, r) * 1000.0).round() / 1000.0).clamp(*min, *max)),
-                _ => return Err(KnobError::Space(format!("{} has no tuning range", dim.knob.name))),
+                (KnobKind::Integer { min, max, unit }, Some(r)) => {
+                    Value::Int(round_int(from_unit(x, r), *unit).clamp(*min, *max))
+                }
+                (KnobKind::Real { min, max }, Some(r)) => {
+                    Value::Real(((from_unit(x, r) * 1000.0).round() / 1000.0).clamp(*min, *max))
+                }
+                _ => {
+                    return Err(KnobError::Space(format!(
+                        "{} has no tuning range",
+                        dim.knob.name
+                    )))
+                }
             };
             dim.knob.check(&value)?;
             config.set(&dim.knob.name, value);
@@ -132,7 +179,11 @@ impl Space {
 fn resolve_range(knob: &Knob, hardware: &Hardware) -> Option<Range> {
     if let Some((low, high)) = knob.ram_fraction {
         let ram = hardware.ram_bytes as f64;
-        return Some(Range { low: (low * ram).max(8.0 * 1024.0 * 1024.0), high: high * ram, scale: Scale::Log });
+        return Some(Range {
+            low: (low * ram).max(8.0 * 1024.0 * 1024.0),
+            high: high * ram,
+            scale: Scale::Log,
+        });
     }
     knob.range
 }
@@ -151,7 +202,10 @@ fn from_unit(x: f64, r: Range) -> f64 {
 fn to_unit(v: f64, r: Range) -> f64 {
     let x = match r.scale {
         Scale::Linear => (v - r.low) / (r.high - r.low),
-        Scale::Log => ((v.max(r.low) + 1.0).ln() - (r.low + 1.0).ln()) / ((r.high + 1.0).ln() - (r.low + 1.0).ln()),
+        Scale::Log => {
+            ((v.max(r.low) + 1.0).ln() - (r.low + 1.0).ln())
+                / ((r.high + 1.0).ln() - (r.low + 1.0).ln())
+        }
     };
     if x.is_finite() {
         x.clamp(0.0, 1.0)
@@ -195,7 +249,14 @@ mod tests {
     fn decoded_points_are_always_valid() {
         for engine in [Engine::Postgres, Engine::Mariadb] {
             let cat = catalog::demo(engine);
-            let space = Space::new(&cat, &SpaceOptions { allow_durability_risk: true, ..Default::default() }).unwrap();
+            let space = Space::new(
+                &cat,
+                &SpaceOptions {
+                    allow_durability_risk: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             for point in pseudo_random_points(space.dims(), 500) {
                 let config = space.decode(&point).unwrap();
                 for (name, value) in config.iter() {
@@ -209,7 +270,16 @@ mod tests {
     fn encode_decode_round_trips_each_kind() {
         let cat = catalog::demo(Engine::Mariadb);
         let space = Space::new(&cat, &SpaceOptions::default()).unwrap();
-        let config = Config::parse_pairs(&cat, [("innodb_buffer_pool_size", "1GB"), ("innodb_flush_neighbors", "0"), ("innodb_adaptive_hash_index", "on"), ("innodb_io_capacity", "2000")]).unwrap();
+        let config = Config::parse_pairs(
+            &cat,
+            [
+                ("innodb_buffer_pool_size", "1GB"),
+                ("innodb_flush_neighbors", "0"),
+                ("innodb_adaptive_hash_index", "on"),
+                ("innodb_io_capacity", "2000"),
+            ],
+        )
+        .unwrap();
         let decoded = space.decode(&space.encode(&config)).unwrap();
         for (name, value) in config.iter() {
             assert_eq!(decoded.get(name), Some(value), "{name}");
@@ -220,14 +290,40 @@ mod tests {
     fn durability_knobs_need_opt_in_and_corrupting_ones_never_enter() {
         let cat = catalog::demo(Engine::Postgres);
         let safe = Space::new(&cat, &SpaceOptions::default()).unwrap();
-        assert!(safe.dimensions().iter().all(|d| d.knob.durability == Durability::Safe));
-        let named = SpaceOptions { knobs: vec!["synchronous_commit".into()], ..Default::default() };
+        assert!(safe
+            .dimensions()
+            .iter()
+            .all(|d| d.knob.durability == Durability::Safe));
+        let named = SpaceOptions {
+            knobs: vec!["synchronous_commit".into()],
+            ..Default::default()
+        };
         let err = Space::new(&cat, &named).unwrap_err();
         assert!(err.to_string().contains("--allow-durability-risk"), "{err}");
-        let risky = Space::new(&cat, &SpaceOptions { allow_durability_risk: true, ..Default::default() }).unwrap();
-        assert!(risky.dimensions().iter().any(|d| d.knob.name == "synchronous_commit"));
-        assert!(risky.dimensions().iter().all(|d| d.knob.durability != Durability::MayCorrupt));
-        let fsync = SpaceOptions { knobs: vec!["fsync".into()], allow_durability_risk: true, ..Default::default() };
-        assert!(Space::new(&cat, &fsync).unwrap_err().to_string().contains("never tuned"));
+        let risky = Space::new(
+            &cat,
+            &SpaceOptions {
+                allow_durability_risk: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(risky
+            .dimensions()
+            .iter()
+            .any(|d| d.knob.name == "synchronous_commit"));
+        assert!(risky
+            .dimensions()
+            .iter()
+            .all(|d| d.knob.durability != Durability::MayCorrupt));
+        let fsync = SpaceOptions {
+            knobs: vec!["fsync".into()],
+            allow_durability_risk: true,
+            ..Default::default()
+        };
+        assert!(Space::new(&cat, &fsync)
+            .unwrap_err()
+            .to_string()
+            .contains("never tuned"));
     }
 }

@@ -49,7 +49,9 @@ impl Value {
                 Unit::Seconds => format!("{v}s"),
                 Unit::Micros | Unit::None => v.to_string(),
             },
-            (Value::Bool(b), Engine::Mysql | Engine::Mariadb) => if *b { "ON" } else { "OFF" }.to_string(),
+            (Value::Bool(b), Engine::Mysql | Engine::Mariadb) => {
+                if *b { "ON" } else { "OFF" }.to_string()
+            }
             (Value::Real(v), _) => format!("{v}"),
             (other, _) => other.to_string(),
         }
@@ -65,13 +67,27 @@ impl Value {
 }
 
 const KB: i64 = 1024;
-const SIZE_UNITS: [(&str, i64); 5] = [("TB", KB * KB * KB * KB), ("GB", KB * KB * KB), ("MB", KB * KB), ("kB", KB), ("B", 1)];
-const TIME_UNITS_MS: [(&str, i64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000), ("ms", 1)];
+const SIZE_UNITS: [(&str, i64); 5] = [
+    ("TB", KB * KB * KB * KB),
+    ("GB", KB * KB * KB),
+    ("MB", KB * KB),
+    ("kB", KB),
+    ("B", 1),
+];
+const TIME_UNITS_MS: [(&str, i64); 5] = [
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("min", 60_000),
+    ("s", 1000),
+    ("ms", 1),
+];
 
 /// Parse "4GB", "512kB", "10s", "5min", or a bare number (taken in the knob's unit).
 pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+' || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+' || c == '.'))
+        .unwrap_or(text.len());
     let (number, suffix) = text.split_at(split);
     let suffix = suffix.trim();
     let number: f64 = number.parse().map_err(|_| "not a number".to_string())?;
@@ -82,9 +98,13 @@ pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
         1.0
     } else {
         match unit {
-            Unit::Bytes => size_factor(suffix).ok_or_else(|| format!("unknown size unit '{suffix}'; use B, kB, MB, GB or TB"))? as f64,
+            Unit::Bytes => size_factor(suffix)
+                .ok_or_else(|| format!("unknown size unit '{suffix}'; use B, kB, MB, GB or TB"))?
+                as f64,
             Unit::Millis | Unit::Seconds | Unit::Micros => {
-                let ms = time_factor_ms(suffix).ok_or_else(|| format!("unknown time unit '{suffix}'; use us, ms, s, min, h or d"))?;
+                let ms = time_factor_ms(suffix).ok_or_else(|| {
+                    format!("unknown time unit '{suffix}'; use us, ms, s, min, h or d")
+                })?;
                 match unit {
                     Unit::Millis => ms,
                     Unit::Seconds => ms / 1000.0,
@@ -155,7 +175,10 @@ mod tests {
     fn parses_sizes_and_times() {
         assert_eq!(parse_quantity("4GB", Unit::Bytes), Ok(4 * KB * KB * KB));
         assert_eq!(parse_quantity("512kB", Unit::Bytes), Ok(512 * KB));
-        assert_eq!(parse_quantity("1.5GiB", Unit::Bytes), Ok(3 * KB * KB * KB / 2));
+        assert_eq!(
+            parse_quantity("1.5GiB", Unit::Bytes),
+            Ok(3 * KB * KB * KB / 2)
+        );
         assert_eq!(parse_quantity("10s", Unit::Millis), Ok(10_000));
         assert_eq!(parse_quantity("5min", Unit::Seconds), Ok(300));
         assert_eq!(parse_quantity("42", Unit::None), Ok(42));
@@ -166,7 +189,12 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for (v, unit) in [(128 * KB * KB, Unit::Bytes), (300_000, Unit::Millis), (900, Unit::Seconds), (3, Unit::None)] {
+        for (v, unit) in [
+            (128 * KB * KB, Unit::Bytes),
+            (300_000, Unit::Millis),
+            (900, Unit::Seconds),
+            (3, Unit::None),
+        ] {
             let text = format_quantity(v, unit);
             assert_eq!(parse_quantity(&text, unit), Ok(v), "{text}");
         }
@@ -176,9 +204,18 @@ mod tests {
 
     #[test]
     fn renders_for_each_engine() {
-        assert_eq!(Value::Int(256 * KB * KB).render(Engine::Postgres, Unit::Bytes), "262144kB");
-        assert_eq!(Value::Int(256 * KB * KB).render(Engine::Mariadb, Unit::Bytes), "268435456");
-        assert_eq!(Value::Bool(false).render(Engine::Postgres, Unit::None), "off");
+        assert_eq!(
+            Value::Int(256 * KB * KB).render(Engine::Postgres, Unit::Bytes),
+            "262144kB"
+        );
+        assert_eq!(
+            Value::Int(256 * KB * KB).render(Engine::Mariadb, Unit::Bytes),
+            "268435456"
+        );
+        assert_eq!(
+            Value::Bool(false).render(Engine::Postgres, Unit::None),
+            "off"
+        );
         assert_eq!(Value::Bool(false).render(Engine::Mysql, Unit::None), "OFF");
     }
 }

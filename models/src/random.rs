@@ -17,7 +17,12 @@ pub struct RandomSearch {
 
 impl RandomSearch {
     pub fn new(dims: usize, seed: u64) -> Self {
-        RandomSearch { dims, seed, drawn: 0, observations: Vec::new() }
+        RandomSearch {
+            dims,
+            seed,
+            drawn: 0,
+            observations: Vec::new(),
+        }
     }
 }
 
@@ -29,7 +34,8 @@ impl Optimizer for RandomSearch {
     fn suggest(&mut self) -> Vec<f64> {
         // One RNG per draw, derived from (seed, draw number): the state stays two integers, so
         // a resumed session continues the same sequence.
-        let mut rng = StdRng::seed_from_u64(self.seed ^ self.drawn.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            StdRng::seed_from_u64(self.seed ^ self.drawn.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.drawn += 1;
         (0..self.dims).map(|_| rng.gen::<f64>()).collect()
     }
@@ -60,7 +66,8 @@ mod tests {
         a.observe(vec![0.2; 4], Outcome::Failed("server did not start".into()));
         a.observe(vec![0.3; 4], Outcome::Value(f64::NAN));
         assert_eq!(a.best(), Some((&[0.1; 4][..], 10.0)));
-        let resumed: RandomSearch = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        let resumed: RandomSearch =
+            serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
         let mut resumed = resumed;
         assert_eq!(resumed.suggest(), b.suggest());
     }

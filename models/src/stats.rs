@@ -23,10 +23,20 @@ impl Summary {
         }
         let n = samples.len();
         let mean = samples.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 { samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        let var = if n > 1 {
+            samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
         let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
         let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some(Summary { n, mean, stdev: var.sqrt(), min, max })
+        Some(Summary {
+            n,
+            mean,
+            stdev: var.sqrt(),
+            min,
+            max,
+        })
     }
 
     /// Coefficient of variation (stdev / mean).
@@ -50,14 +60,25 @@ pub struct RatioEstimate {
 
 /// Percentile bootstrap CI of mean(candidate) / mean(baseline), resampling each sample
 /// independently with replacement. Deterministic under `seed`.
-pub fn bootstrap_ratio(baseline: &[f64], candidate: &[f64], confidence: f64, resamples: usize, seed: u64) -> Option<RatioEstimate> {
+pub fn bootstrap_ratio(
+    baseline: &[f64],
+    candidate: &[f64],
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<RatioEstimate> {
     let base = Summary::of(baseline)?;
     let cand = Summary::of(candidate)?;
     if base.mean <= 0.0 || !(0.0..1.0).contains(&confidence) || resamples == 0 {
         return None;
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut mean_of_resample = |xs: &[f64]| (0..xs.len()).map(|_| xs[rng.gen_range(0..xs.len())]).sum::<f64>() / xs.len() as f64;
+    let mut mean_of_resample = |xs: &[f64]| {
+        (0..xs.len())
+            .map(|_| xs[rng.gen_range(0..xs.len())])
+            .sum::<f64>()
+            / xs.len() as f64
+    };
     let mut ratios: Vec<f64> = (0..resamples)
         .filter_map(|_| {
             let b = mean_of_resample(baseline);
@@ -70,8 +91,14 @@ pub fn bootstrap_ratio(baseline: &[f64], candidate: &[f64], confidence: f64, res
     }
     ratios.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    let at = |q: f64| ratios[((q * (ratios.len() - 1) as f64).round() as usize).min(ratios.len() - 1)];
-    Some(RatioEstimate { ratio: cand.mean / base.mean, low: at(tail), high: at(1.0 - tail), confidence })
+    let at =
+        |q: f64| ratios[((q * (ratios.len() - 1) as f64).round() as usize).min(ratios.len() - 1)];
+    Some(RatioEstimate {
+        ratio: cand.mean / base.mean,
+        low: at(tail),
+        high: at(1.0 - tail),
+        confidence,
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@ use crate::{Figure, Report, TrialRecord, TrialStatus, Verdict};
 
 fn figure(f: &Option<Figure>) -> String {
     match f {
-        Some(f) => format!("{:.0} ± {:.0} (min {:.0}, max {:.0}, n = {})", f.mean, f.stdev, f.min, f.max, f.samples),
+        Some(f) => format!(
+            "{:.0} ± {:.0} (min {:.0}, max {:.0}, n = {})",
+            f.mean, f.stdev, f.min, f.max, f.samples
+        ),
         None => "—".into(),
     }
 }
@@ -27,7 +30,11 @@ fn knobs(trial: &TrialRecord) -> String {
                 Some(a) if a != &k.value => format!(" (server: {a})"),
                 _ => String::new(),
             };
-            let risk = if k.durability_risk { " ⚠ durability" } else { "" };
+            let risk = if k.durability_risk {
+                " ⚠ durability"
+            } else {
+                ""
+            };
             format!("{}={}{applied}{risk}", k.name, k.value)
         })
         .collect::<Vec<_>>()
@@ -37,7 +44,9 @@ fn knobs(trial: &TrialRecord) -> String {
 fn status(trial: &TrialRecord) -> String {
     match &trial.status {
         TrialStatus::Measured => "measured".into(),
-        TrialStatus::Failed { reason } => format!("failed: {}", reason.lines().next().unwrap_or_default()),
+        TrialStatus::Failed { reason } => {
+            format!("failed: {}", reason.lines().next().unwrap_or_default())
+        }
         TrialStatus::Rejected { reason } => format!("rejected: {reason}"),
     }
 }
@@ -50,12 +59,28 @@ pub fn render_markdown(r: &Report) -> String {
     for (k, v) in [
         ("generated", r.generated_at.clone()),
         ("engine", format!("{} {}", r.engine, r.server_version)),
-        ("workload", format!("{} ({} clients)", r.workload, r.clients)),
+        (
+            "workload",
+            format!("{} ({} clients)", r.workload, r.clients),
+        ),
         ("machine", r.hardware.clone()),
         ("optimizer", format!("{} (seed {})", r.optimizer, r.seed)),
         ("search space", r.search_space.join(", ")),
-        ("durability risk allowed", if r.allow_durability_risk { "yes: knobs marked ⚠ can lose committed transactions on a crash".into() } else { "no: every searched knob keeps committed transactions safe".to_string() }),
-        ("measurement", format!("{:.0} s per trial after warm-up; run took {:.0} s", r.measure_secs, r.elapsed_secs)),
+        (
+            "durability risk allowed",
+            if r.allow_durability_risk {
+                "yes: knobs marked ⚠ can lose committed transactions on a crash".into()
+            } else {
+                "no: every searched knob keeps committed transactions safe".to_string()
+            },
+        ),
+        (
+            "measurement",
+            format!(
+                "{:.0} s per trial after warm-up; run took {:.0} s",
+                r.measure_secs, r.elapsed_secs
+            ),
+        ),
     ] {
         let _ = writeln!(out, "| {k} | {v} |");
     }
@@ -77,9 +102,17 @@ pub fn render_markdown(r: &Report) -> String {
                 v.best_p99_ms,
                 v.default_p99_ms
             );
-            let _ = writeln!(out, "- default: {} tx/s", figure(&Some(v.default_throughput)));
+            let _ = writeln!(
+                out,
+                "- default: {} tx/s",
+                figure(&Some(v.default_throughput))
+            );
             let _ = writeln!(out, "- best: {} tx/s", figure(&Some(v.best_throughput)));
-            let rounds: Vec<String> = v.round_ratios.iter().map(|x| format!("{:+.1}%", pct(*x))).collect();
+            let rounds: Vec<String> = v
+                .round_ratios
+                .iter()
+                .map(|x| format!("{:+.1}%", pct(*x)))
+                .collect();
             let _ = writeln!(out, "- per round: {}", rounds.join(", "));
             let verdict = match v.verdict {
                 Verdict::Accept => "**accept**",
@@ -101,10 +134,24 @@ pub fn render_markdown(r: &Report) -> String {
     }
 
     let _ = writeln!(out, "\n## Trials\n");
-    let _ = writeln!(out, "Throughput is transactions per second: mean ± stdev of per-second samples.\n");
+    let _ = writeln!(
+        out,
+        "Throughput is transactions per second: mean ± stdev of per-second samples.\n"
+    );
     let _ = writeln!(out, "| # | configuration | status | tx/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|");
     for t in r.default.iter().chain(&r.trials) {
-        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} | {} | {} |", t.label, knobs(t), status(t), figure(&t.throughput), ms(t.p50_ms), ms(t.p95_ms), ms(t.p99_ms), t.errors);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            t.label,
+            knobs(t),
+            status(t),
+            figure(&t.throughput),
+            ms(t.p50_ms),
+            ms(t.p95_ms),
+            ms(t.p99_ms),
+            t.errors
+        );
     }
     if !r.notes.is_empty() {
         let _ = writeln!(out, "\n## Notes\n");
@@ -127,9 +174,20 @@ mod tests {
         let trial = TrialRecord {
             id: 1,
             label: "1".into(),
-            knobs: vec![KnobSetting { name: "synchronous_commit".into(), value: "off".into(), applied: Some("off".into()), durability_risk: true }],
+            knobs: vec![KnobSetting {
+                name: "synchronous_commit".into(),
+                value: "off".into(),
+                applied: Some("off".into()),
+                durability_risk: true,
+            }],
             status: TrialStatus::Measured,
-            throughput: Some(Figure { mean: 1000.0, stdev: 50.0, min: 900.0, max: 1100.0, samples: 10 }),
+            throughput: Some(Figure {
+                mean: 1000.0,
+                stdev: 50.0,
+                min: 900.0,
+                max: 1100.0,
+                samples: 10,
+            }),
             p50_ms: Some(1.0),
             p95_ms: Some(2.0),
             p99_ms: Some(3.0),
@@ -137,8 +195,28 @@ mod tests {
             restarted: false,
         };
         r.trials.push(trial);
-        let f = Figure { mean: 800.0, stdev: 40.0, min: 700.0, max: 900.0, samples: 10 };
-        r.validation = Some(Validation { best_trial: 1, rounds: 2, default_throughput: f, best_throughput: f, ratio: 1.25, ci_low: 1.2, ci_high: 1.3, confidence: 0.95, round_ratios: vec![1.2, 1.3], default_p99_ms: 3.0, best_p99_ms: 2.0, verdict: Verdict::Accept, reason: "significant".into() });
+        let f = Figure {
+            mean: 800.0,
+            stdev: 40.0,
+            min: 700.0,
+            max: 900.0,
+            samples: 10,
+        };
+        r.validation = Some(Validation {
+            best_trial: 1,
+            rounds: 2,
+            default_throughput: f,
+            best_throughput: f,
+            ratio: 1.25,
+            ci_low: 1.2,
+            ci_high: 1.3,
+            confidence: 0.95,
+            round_ratios: vec![1.2, 1.3],
+            default_p99_ms: 3.0,
+            best_p99_ms: 2.0,
+            verdict: Verdict::Accept,
+            reason: "significant".into(),
+        });
         let md = render_markdown(&r);
         assert!(md.contains("synchronous_commit=off ⚠ durability"), "{md}");
         assert!(md.contains("1000 ± 50 (min 900, max 1100, n = 10)"), "{md}");

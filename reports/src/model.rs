@@ -29,9 +29,13 @@ pub struct KnobSetting {
 pub enum TrialStatus {
     Measured,
     /// The server would not start or the change failed; the trial was rolled back.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Refused before it was tried (memory guardrail).
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 /// One configuration tried.
@@ -134,6 +138,9 @@ impl Report {
 
     /// Trials that were measured (the default's measurement included).
     pub fn measured_trials(&self) -> usize {
-        self.trials.iter().filter(|t| t.status == TrialStatus::Measured).count()
+        self.trials
+            .iter()
+            .filter(|t| t.status == TrialStatus::Measured)
+            .count()
     }
 }

@@ -87,7 +87,9 @@ where
     Fut: Future<Output = Result<S>>,
 {
     if options.clients == 0 || options.duration.is_zero() {
-        return Err(WorkloadError::Run("need at least one client and a non-zero duration".into()));
+        return Err(WorkloadError::Run(
+            "need at least one client and a non-zero duration".into(),
+        ));
     }
     let mut sessions = Vec::with_capacity(options.clients);
     for i in 0..options.clients {
@@ -99,10 +101,18 @@ where
     let seconds = options.duration.as_secs().max(1) as usize;
     let mut tasks = Vec::with_capacity(options.clients);
     for (i, mut session) in sessions.into_iter().enumerate() {
-        let seed = options.seed.wrapping_add(i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = options
+            .seed
+            .wrapping_add(i as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed);
-            let mut result = ClientResult { histogram: new_histogram(), buckets: vec![0; seconds], errors: BTreeMap::new(), retries: 0 };
+            let mut result = ClientResult {
+                histogram: new_histogram(),
+                buckets: vec![0; seconds],
+                errors: BTreeMap::new(),
+                retries: 0,
+            };
             while Instant::now() < end {
                 let began = Instant::now();
                 let mut attempt = 0;
@@ -123,7 +133,8 @@ where
                     Ok(()) => {
                         let micros = done.duration_since(began).as_micros().max(1) as u64;
                         let _ = result.histogram.record(micros.min(result.histogram.high()));
-                        let second = (done.duration_since(measure_from).as_secs() as usize).min(seconds - 1);
+                        let second =
+                            (done.duration_since(measure_from).as_secs() as usize).min(seconds - 1);
                         result.buckets[second] += 1;
                     }
                     Err(e) => {
@@ -141,7 +152,9 @@ where
     let mut errors = BTreeMap::new();
     let mut retries = 0;
     for task in tasks {
-        let r = task.await.map_err(|e| WorkloadError::Run(format!("client task failed: {e}")))?;
+        let r = task
+            .await
+            .map_err(|e| WorkloadError::Run(format!("client task failed: {e}")))?;
         let _ = histogram.add(&r.histogram);
         for (total, b) in buckets.iter_mut().zip(&r.buckets) {
             *total += b;

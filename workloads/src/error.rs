@@ -23,7 +23,9 @@ impl WorkloadError {
     /// serialization failures).
     pub fn is_retryable(&self) -> bool {
         match self {
-            WorkloadError::Postgres(e) => e.code().is_some_and(|c| c.code() == "40001" || c.code() == "40P01"),
+            WorkloadError::Postgres(e) => e
+                .code()
+                .is_some_and(|c| c.code() == "40001" || c.code() == "40P01"),
             WorkloadError::Mysql(mysql_async::Error::Server(e)) => e.code == 1213 || e.code == 1205,
             _ => false,
         }
@@ -32,8 +34,13 @@ impl WorkloadError {
     /// A short, bounded label for counting errors by kind.
     pub fn kind(&self) -> String {
         match self {
-            WorkloadError::Postgres(e) => e.code().map(|c| format!("sqlstate {}", c.code())).unwrap_or_else(|| "connection".into()),
-            WorkloadError::Mysql(mysql_async::Error::Server(e)) => format!("mysql error {}", e.code),
+            WorkloadError::Postgres(e) => e
+                .code()
+                .map(|c| format!("sqlstate {}", c.code()))
+                .unwrap_or_else(|| "connection".into()),
+            WorkloadError::Mysql(mysql_async::Error::Server(e)) => {
+                format!("mysql error {}", e.code)
+            }
             WorkloadError::Mysql(_) => "connection".into(),
             WorkloadError::Target(_) => "connect".into(),
             WorkloadError::Invalid { .. } => "invalid".into(),

@@ -44,7 +44,13 @@ impl TargetUrl {
     }
 
     pub fn port(&self) -> u16 {
-        self.url.port().unwrap_or(if self.family == Engine::Postgres { 5432 } else { 3306 })
+        self.url
+            .port()
+            .unwrap_or(if self.family == Engine::Postgres {
+                5432
+            } else {
+                3306
+            })
     }
 
     pub fn database(&self) -> Option<&str> {
@@ -60,7 +66,10 @@ impl TargetUrl {
     pub fn with_database(&self, database: &str) -> TargetUrl {
         let mut url = self.url.clone();
         url.set_path(&format!("/{database}"));
-        TargetUrl { url, family: self.family }
+        TargetUrl {
+            url,
+            family: self.family,
+        }
     }
 
     fn redacted(&self) -> String {
@@ -76,12 +85,23 @@ impl FromStr for TargetUrl {
     type Err = TargetError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| TargetError::BadUrl { url: redact_raw(text), reason: reason.to_string() };
-        let url = url::Url::parse(text).map_err(|e| bad(&format!("{e}; expected postgres://user@host:port/db or mysql://user@host:port/db")))?;
+        let bad = |reason: &str| TargetError::BadUrl {
+            url: redact_raw(text),
+            reason: reason.to_string(),
+        };
+        let url = url::Url::parse(text).map_err(|e| {
+            bad(&format!(
+                "{e}; expected postgres://user@host:port/db or mysql://user@host:port/db"
+            ))
+        })?;
         let family = match url.scheme() {
             "postgres" | "postgresql" => Engine::Postgres,
             "mysql" | "mariadb" => Engine::Mysql,
-            other => return Err(bad(&format!("unsupported scheme '{other}'; use postgres:// or mysql://"))),
+            other => {
+                return Err(bad(&format!(
+                    "unsupported scheme '{other}'; use postgres:// or mysql://"
+                )))
+            }
         };
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("no host"));
@@ -124,13 +144,28 @@ fn redact_raw(text: &str) -> String {
 
 /// An open connection to a target.
 pub enum Target {
-    Postgres { url: TargetUrl, client: tokio_postgres::Client, version: String },
-    Mysql { url: TargetUrl, conn: mysql_async::Conn, engine: Engine, version: String },
+    Postgres {
+        url: TargetUrl,
+        client: tokio_postgres::Client,
+        version: String,
+    },
+    Mysql {
+        url: TargetUrl,
+        conn: mysql_async::Conn,
+        engine: Engine,
+        version: String,
+    },
 }
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Target({} {} at {})", self.engine(), self.version(), self.url())
+        write!(
+            f,
+            "Target({} {} at {})",
+            self.engine(),
+            self.version(),
+            self.url()
+        )
     }
 }
 
@@ -140,17 +175,36 @@ impl Target {
         match url.family() {
             Engine::Postgres => {
                 let client = connect_postgres(url).await?;
-                let row = client.query_one("SHOW server_version", &[]).await.map_err(|e| classify_pg(url, e))?;
+                let row = client
+                    .query_one("SHOW server_version", &[])
+                    .await
+                    .map_err(|e| classify_pg(url, e))?;
                 let version: String = row.get(0);
-                Ok(Target::Postgres { url: url.clone(), client, version })
+                Ok(Target::Postgres {
+                    url: url.clone(),
+                    client,
+                    version,
+                })
             }
             Engine::Mysql | Engine::Mariadb => {
                 use mysql_async::prelude::Queryable;
                 let mut conn = connect_mysql(url).await?;
-                let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| classify_mysql(url, e))?;
+                let version: Option<String> = conn
+                    .query_first("SELECT VERSION()")
+                    .await
+                    .map_err(|e| classify_mysql(url, e))?;
                 let version = version.unwrap_or_default();
-                let engine = if version.to_ascii_lowercase().contains("mariadb") { Engine::Mariadb } else { Engine::Mysql };
-                Ok(Target::Mysql { url: url.clone(), conn, engine, version })
+                let engine = if version.to_ascii_lowercase().contains("mariadb") {
+                    Engine::Mariadb
+                } else {
+                    Engine::Mysql
+                };
+                Ok(Target::Mysql {
+                    url: url.clone(),
+                    conn,
+                    engine,
+                    version,
+                })
             }
         }
     }
@@ -171,7 +225,11 @@ impl Target {
 
     /// Major.minor as numbers, e.g. (15, 18) or (10, 11).
     pub fn version_number(&self) -> (u32, u32) {
-        let mut parts = self.version().split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse().unwrap_or(0));
+        let mut parts = self
+            .version()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(0));
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
@@ -184,7 +242,9 @@ impl Target {
 
 /// Open a PostgreSQL connection and drive it on a background task.
 pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client, TargetError> {
-    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await.map_err(|e| classify_pg(url, e))?;
+    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+        .await
+        .map_err(|e| classify_pg(url, e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("postgres connection closed: {e}");
@@ -195,8 +255,13 @@ pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client,
 
 /// Open a MySQL/MariaDB connection.
 pub async fn connect_mysql(url: &TargetUrl) -> Result<mysql_async::Conn, TargetError> {
-    let opts = mysql_async::Opts::from_url(url.expose()).map_err(|e| TargetError::BadUrl { url: url.to_string(), reason: e.to_string() })?;
-    mysql_async::Conn::new(opts).await.map_err(|e| classify_mysql(url, e))
+    let opts = mysql_async::Opts::from_url(url.expose()).map_err(|e| TargetError::BadUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| classify_mysql(url, e))
 }
 
 pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetError {
@@ -205,12 +270,22 @@ pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetEr
         let code = db.code().code();
         // 28P01 invalid_password, 28000 invalid_authorization_specification
         if code == "28P01" || code == "28000" {
-            return TargetError::Auth { url, detail: db.message().to_string() };
+            return TargetError::Auth {
+                url,
+                detail: db.message().to_string(),
+            };
         }
-        return TargetError::Other { url, detail: format!("{} ({code})", db.message()) };
+        return TargetError::Other {
+            url,
+            detail: format!("{} ({code})", db.message()),
+        };
     }
     let detail = error_chain(&e);
-    if detail.contains("refused") || detail.contains("timed out") || detail.contains("No route") || detail.contains("failed to lookup") {
+    if detail.contains("refused")
+        || detail.contains("timed out")
+        || detail.contains("No route")
+        || detail.contains("failed to lookup")
+    {
         TargetError::Unreachable { url, detail }
     } else if detail.contains("password missing") {
         TargetError::Auth { url, detail }
@@ -223,9 +298,20 @@ pub(crate) fn classify_mysql(url: &TargetUrl, e: mysql_async::Error) -> TargetEr
     let url = url.to_string();
     match &e {
         // 1045 access denied, 1044 access denied to database, 1698 access denied (auth plugin)
-        mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => TargetError::Auth { url, detail: s.message.clone() },
-        mysql_async::Error::Io(_) => TargetError::Unreachable { url, detail: error_chain(&e) },
-        _ => TargetError::Other { url, detail: error_chain(&e) },
+        mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => {
+            TargetError::Auth {
+                url,
+                detail: s.message.clone(),
+            }
+        }
+        mysql_async::Error::Io(_) => TargetError::Unreachable {
+            url,
+            detail: error_chain(&e),
+        },
+        _ => TargetError::Other {
+            url,
+            detail: error_chain(&e),
+        },
     }
 }
 
@@ -246,7 +332,9 @@ mod tests {
 
     #[test]
     fn passwords_never_print() {
-        let url: TargetUrl = "postgres://alice:s3cret@db.example:6543/app".parse().unwrap();
+        let url: TargetUrl = "postgres://alice:s3cret@db.example:6543/app"
+            .parse()
+            .unwrap();
         assert_eq!(url.to_string(), "postgres://alice:***@db.example:6543/app");
         assert!(!format!("{url:?}").contains("s3cret"));
         assert_eq!(url.port(), 6543);
@@ -257,10 +345,19 @@ mod tests {
 
     #[test]
     fn scheme_gives_the_family_and_bad_urls_say_why() {
-        assert_eq!("mysql://root@h/x".parse::<TargetUrl>().unwrap().family(), Engine::Mysql);
-        assert_eq!("mariadb://root@h/x".parse::<TargetUrl>().unwrap().expose(), "mysql://root@h/x");
+        assert_eq!(
+            "mysql://root@h/x".parse::<TargetUrl>().unwrap().family(),
+            Engine::Mysql
+        );
+        assert_eq!(
+            "mariadb://root@h/x".parse::<TargetUrl>().unwrap().expose(),
+            "mysql://root@h/x"
+        );
         let err = "oracle://h/x".parse::<TargetUrl>().unwrap_err();
-        assert!(err.to_string().contains("unsupported scheme 'oracle'"), "{err}");
+        assert!(
+            err.to_string().contains("unsupported scheme 'oracle'"),
+            "{err}"
+        );
         assert!("not a url".parse::<TargetUrl>().unwrap_err().is_bad_input());
     }
 }

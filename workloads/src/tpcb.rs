@@ -44,14 +44,21 @@ pub struct RowCounts {
 impl Tpcb {
     pub fn new(scale: u32) -> Result<Tpcb> {
         if scale == 0 || scale > 100_000 {
-            return Err(WorkloadError::Invalid { name: "tpcb".into(), reason: format!("scale {scale} is outside 1 ..= 100000") });
+            return Err(WorkloadError::Invalid {
+                name: "tpcb".into(),
+                reason: format!("scale {scale} is outside 1 ..= 100000"),
+            });
         }
         Ok(Tpcb { scale })
     }
 
     pub fn expected_counts(&self) -> RowCounts {
         let s = i64::from(self.scale);
-        RowCounts { branches: s, tellers: s * TELLERS_PER_BRANCH, accounts: s * ACCOUNTS_PER_BRANCH }
+        RowCounts {
+            branches: s,
+            tellers: s * TELLERS_PER_BRANCH,
+            accounts: s * ACCOUNTS_PER_BRANCH,
+        }
     }
 
     /// Create the tables (dropping old ones) and fill them.
@@ -62,7 +69,10 @@ impl Tpcb {
             Engine::Mysql | Engine::Mariadb => self.load_mysql(url).await?,
         }
         let c = self.expected_counts();
-        Ok(LoadReport { rows: (c.branches + c.tellers + c.accounts) as u64, seconds: started.elapsed().as_secs_f64() })
+        Ok(LoadReport {
+            rows: (c.branches + c.tellers + c.accounts) as u64,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     async fn load_postgres(&self, url: &TargetUrl) -> Result<()> {
@@ -77,9 +87,27 @@ impl Tpcb {
             )
             .await?;
         let c = self.expected_counts();
-        copy_rows(&client, "COPY tpcb_branches (bid, bbalance) FROM STDIN", c.branches, |b, i| writeln!(b, "{i}\t0")).await?;
-        copy_rows(&client, "COPY tpcb_tellers (tid, bid, tbalance) FROM STDIN", c.tellers, |b, i| writeln!(b, "{i}\t{}\t0", (i - 1) / TELLERS_PER_BRANCH + 1)).await?;
-        copy_rows(&client, "COPY tpcb_accounts (aid, bid, abalance, filler) FROM STDIN", c.accounts, |b, i| writeln!(b, "{i}\t{}\t0\t", (i - 1) / ACCOUNTS_PER_BRANCH + 1)).await?;
+        copy_rows(
+            &client,
+            "COPY tpcb_branches (bid, bbalance) FROM STDIN",
+            c.branches,
+            |b, i| writeln!(b, "{i}\t0"),
+        )
+        .await?;
+        copy_rows(
+            &client,
+            "COPY tpcb_tellers (tid, bid, tbalance) FROM STDIN",
+            c.tellers,
+            |b, i| writeln!(b, "{i}\t{}\t0", (i - 1) / TELLERS_PER_BRANCH + 1),
+        )
+        .await?;
+        copy_rows(
+            &client,
+            "COPY tpcb_accounts (aid, bid, abalance, filler) FROM STDIN",
+            c.accounts,
+            |b, i| writeln!(b, "{i}\t{}\t0\t", (i - 1) / ACCOUNTS_PER_BRANCH + 1),
+        )
+        .await?;
         client
             .batch_execute(
                 "ALTER TABLE tpcb_branches ADD PRIMARY KEY (bid);
@@ -88,7 +116,11 @@ impl Tpcb {
             )
             .await?;
         // VACUUM refuses to run in the implicit transaction of a multi-statement batch.
-        client.batch_execute("VACUUM ANALYZE tpcb_branches, tpcb_tellers, tpcb_accounts, tpcb_history").await?;
+        client
+            .batch_execute(
+                "VACUUM ANALYZE tpcb_branches, tpcb_tellers, tpcb_accounts, tpcb_history",
+            )
+            .await?;
         Ok(())
     }
 
@@ -103,10 +135,29 @@ impl Tpcb {
         )
         .await?;
         let c = self.expected_counts();
-        insert_rows(&mut conn, "INSERT INTO tpcb_branches (bid, bbalance) VALUES ", c.branches, |b, i| write!(b, "({i},0)")).await?;
-        insert_rows(&mut conn, "INSERT INTO tpcb_tellers (tid, bid, tbalance) VALUES ", c.tellers, |b, i| write!(b, "({i},{},0)", (i - 1) / TELLERS_PER_BRANCH + 1)).await?;
-        insert_rows(&mut conn, "INSERT INTO tpcb_accounts (aid, bid, abalance, filler) VALUES ", c.accounts, |b, i| write!(b, "({i},{},0,'')", (i - 1) / ACCOUNTS_PER_BRANCH + 1)).await?;
-        conn.query_drop("ANALYZE TABLE tpcb_branches, tpcb_tellers, tpcb_accounts").await?;
+        insert_rows(
+            &mut conn,
+            "INSERT INTO tpcb_branches (bid, bbalance) VALUES ",
+            c.branches,
+            |b, i| write!(b, "({i},0)"),
+        )
+        .await?;
+        insert_rows(
+            &mut conn,
+            "INSERT INTO tpcb_tellers (tid, bid, tbalance) VALUES ",
+            c.tellers,
+            |b, i| write!(b, "({i},{},0)", (i - 1) / TELLERS_PER_BRANCH + 1),
+        )
+        .await?;
+        insert_rows(
+            &mut conn,
+            "INSERT INTO tpcb_accounts (aid, bid, abalance, filler) VALUES ",
+            c.accounts,
+            |b, i| write!(b, "({i},{},0,'')", (i - 1) / ACCOUNTS_PER_BRANCH + 1),
+        )
+        .await?;
+        conn.query_drop("ANALYZE TABLE tpcb_branches, tpcb_tellers, tpcb_accounts")
+            .await?;
         Ok(())
     }
 
@@ -116,12 +167,21 @@ impl Tpcb {
         match url.family() {
             Engine::Postgres => {
                 let row = connect_postgres(url).await?.query_one(SQL, &[]).await?;
-                Ok(RowCounts { branches: row.get(0), tellers: row.get(1), accounts: row.get(2) })
+                Ok(RowCounts {
+                    branches: row.get(0),
+                    tellers: row.get(1),
+                    accounts: row.get(2),
+                })
             }
             Engine::Mysql | Engine::Mariadb => {
-                let row: Option<(i64, i64, i64)> = connect_mysql(url).await?.query_first(SQL).await?;
+                let row: Option<(i64, i64, i64)> =
+                    connect_mysql(url).await?.query_first(SQL).await?;
                 let (branches, tellers, accounts) = row.unwrap_or_default();
-                Ok(RowCounts { branches, tellers, accounts })
+                Ok(RowCounts {
+                    branches,
+                    tellers,
+                    accounts,
+                })
             }
         }
     }
@@ -142,7 +202,10 @@ impl Tpcb {
                 ] {
                     statements.push(client.prepare(sql).await.map_err(|e| classify_pg(url, e))?);
                 }
-                Ok(TpcbSession { scale, conn: Conn::Postgres { client, statements } })
+                Ok(TpcbSession {
+                    scale,
+                    conn: Conn::Postgres { client, statements },
+                })
             }
             Engine::Mysql | Engine::Mariadb => {
                 let mut conn = connect_mysql(url).await?;
@@ -156,13 +219,21 @@ impl Tpcb {
                 ] {
                     statements.push(conn.prep(sql).await.map_err(|e| classify_mysql(url, e))?);
                 }
-                Ok(TpcbSession { scale, conn: Conn::Mysql { conn, statements } })
+                Ok(TpcbSession {
+                    scale,
+                    conn: Conn::Mysql { conn, statements },
+                })
             }
         }
     }
 }
 
-async fn copy_rows(client: &tokio_postgres::Client, sql: &str, count: i64, row: impl Fn(&mut String, i64) -> std::fmt::Result) -> Result<()> {
+async fn copy_rows(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    count: i64,
+    row: impl Fn(&mut String, i64) -> std::fmt::Result,
+) -> Result<()> {
     let sink = client.copy_in::<_, Bytes>(sql).await?;
     futures_util::pin_mut!(sink);
     let mut buffer = String::with_capacity(1 << 20);
@@ -177,7 +248,12 @@ async fn copy_rows(client: &tokio_postgres::Client, sql: &str, count: i64, row: 
     Ok(())
 }
 
-async fn insert_rows(conn: &mut mysql_async::Conn, prefix: &str, count: i64, row: impl Fn(&mut String, i64) -> std::fmt::Result) -> Result<()> {
+async fn insert_rows(
+    conn: &mut mysql_async::Conn,
+    prefix: &str,
+    count: i64,
+    row: impl Fn(&mut String, i64) -> std::fmt::Result,
+) -> Result<()> {
     const BATCH: i64 = 5_000;
     let mut start = 1;
     while start <= count {
@@ -197,8 +273,14 @@ async fn insert_rows(conn: &mut mysql_async::Conn, prefix: &str, count: i64, row
 }
 
 enum Conn {
-    Postgres { client: tokio_postgres::Client, statements: Vec<tokio_postgres::Statement> },
-    Mysql { conn: mysql_async::Conn, statements: Vec<mysql_async::Statement> },
+    Postgres {
+        client: tokio_postgres::Client,
+        statements: Vec<tokio_postgres::Statement>,
+    },
+    Mysql {
+        conn: mysql_async::Conn,
+        statements: Vec<mysql_async::Statement>,
+    },
 }
 
 /// One client of the benchmark.
@@ -226,11 +308,14 @@ impl Session for TpcbSession {
                 tx.query_one(&statements[1], &[&aid]).await?;
                 tx.execute(&statements[2], &[&delta, &tid]).await?;
                 tx.execute(&statements[3], &[&delta, &bid]).await?;
-                tx.execute(&statements[4], &[&tid, &bid, &aid, &delta]).await?;
+                tx.execute(&statements[4], &[&tid, &bid, &aid, &delta])
+                    .await?;
                 tx.commit().await?;
             }
             Conn::Mysql { conn, statements } => {
-                let mut tx = conn.start_transaction(mysql_async::TxOpts::default()).await?;
+                let mut tx = conn
+                    .start_transaction(mysql_async::TxOpts::default())
+                    .await?;
                 tx.exec_drop(&statements[0], (delta, aid)).await?;
                 let _: Option<i32> = tx.exec_first(&statements[1], (aid,)).await?;
                 tx.exec_drop(&statements[2], (delta, tid)).await?;

@@ -1,5 +1,7 @@
 //! Sandbox servers against the real installed binaries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use knobs::Engine;
 use workloads::sandbox::process_alive;
 use workloads::{Sandbox, SandboxError, Target, TargetUrl};
@@ -7,10 +9,17 @@ use workloads::{Sandbox, SandboxError, Target, TargetUrl};
 async fn read_setting(sandbox: &Sandbox, name: &str) -> String {
     let url: TargetUrl = sandbox.url().parse().unwrap();
     match Target::connect(&url).await.unwrap() {
-        Target::Postgres { client, .. } => client.query_one(&format!("SHOW {name}"), &[]).await.unwrap().get(0),
+        Target::Postgres { client, .. } => client
+            .query_one(&format!("SHOW {name}"), &[])
+            .await
+            .unwrap()
+            .get(0),
         Target::Mysql { mut conn, .. } => {
             use mysql_async::prelude::Queryable;
-            let v: Option<String> = conn.query_first(format!("SELECT CAST(@@{name} AS CHAR)")).await.unwrap();
+            let v: Option<String> = conn
+                .query_first(format!("SELECT CAST(@@{name} AS CHAR)"))
+                .await
+                .unwrap();
             v.unwrap()
         }
     }
@@ -22,9 +31,17 @@ async fn start_query_restart_stop(engine: Engine, setting: &str, value: &str, sh
     assert_ne!(sandbox.port(), 3306);
     let url: TargetUrl = sandbox.url().parse().unwrap();
     let target = Target::connect(&url).await.unwrap();
-    let expected_engine = if engine == Engine::Postgres { Engine::Postgres } else { Engine::Mariadb };
+    let expected_engine = if engine == Engine::Postgres {
+        Engine::Postgres
+    } else {
+        Engine::Mariadb
+    };
     assert_eq!(target.engine(), expected_engine);
-    assert!(target.version_number().0 >= 10, "version {}", target.version());
+    assert!(
+        target.version_number().0 >= 10,
+        "version {}",
+        target.version()
+    );
     drop(target);
 
     sandbox.set_setting(setting, value);
@@ -55,7 +72,10 @@ fn postgres_bad_setting_fails_quoting_the_server_log() {
     let err = Sandbox::start_with(Engine::Postgres, &[("shared_buffers", "5 apples")]).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, SandboxError::Start { .. }), "{text}");
-    assert!(text.contains("invalid value for parameter \"shared_buffers\""), "{text}");
+    assert!(
+        text.contains("invalid value for parameter \"shared_buffers\""),
+        "{text}"
+    );
 }
 
 #[test]

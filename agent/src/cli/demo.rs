@@ -25,7 +25,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let hardware = crate::hardware::detect();
     let budget = u64::from(args.minutes) * 60;
     let progress = ProgressBar::new(budget);
-    progress.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} s  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} s  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let started = Instant::now();
     let ticker = {
         let progress = progress.clone();
@@ -47,7 +52,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         println!("{}", reports::render_json(&outcome.report)?);
     } else {
         print!("{}", summary(&outcome.report));
-        println!("report: {} and {}", outcome.markdown_path.display(), outcome.json_path.display());
+        println!(
+            "report: {} and {}",
+            outcome.markdown_path.display(),
+            outcome.json_path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -69,12 +78,32 @@ fn summary(r: &reports::Report) -> String {
         let _ = writeln!(out, "default: {:.0} ± {:.0} tx/s", d.mean, d.stdev);
     }
     let failed = r.trials.len() - r.measured_trials();
-    let _ = writeln!(out, "trials: {} measured, {} failed or rejected", r.measured_trials(), failed);
+    let _ = writeln!(
+        out,
+        "trials: {} measured, {} failed or rejected",
+        r.measured_trials(),
+        failed
+    );
     match &r.validation {
         Some(v) => {
             let best = r.trials.iter().find(|t| t.id == v.best_trial);
             if let Some(best) = best {
-                let knobs: Vec<String> = best.knobs.iter().map(|k| format!("{}={}{}", k.name, k.value, if k.durability_risk { " (DURABILITY RISK)" } else { "" })).collect();
+                let knobs: Vec<String> = best
+                    .knobs
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "{}={}{}",
+                            k.name,
+                            k.value,
+                            if k.durability_risk {
+                                " (DURABILITY RISK)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect();
                 let _ = writeln!(out, "best (trial {}): {}", best.id, knobs.join(" "));
             }
             let _ = writeln!(

@@ -20,7 +20,13 @@ pub fn run(command: KnobsCommand) -> Result<ExitCode> {
                         knobs::Durability::MayLoseCommits => "  [may lose commits]",
                         knobs::Durability::MayCorrupt => "  [may corrupt data; never tuned]",
                     };
-                    println!("{:<32} default {:<10} {:<8} {}{durability}", k.name, k.default.human(k.unit()), apply, k.description);
+                    println!(
+                        "{:<32} default {:<10} {:<8} {}{durability}",
+                        k.name,
+                        k.default.human(k.unit()),
+                        apply,
+                        k.description
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

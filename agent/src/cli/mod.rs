@@ -18,7 +18,10 @@ use crate::BadInput;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -40,8 +43,10 @@ pub fn main() -> ExitCode {
 
 fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     e.downcast_ref::<BadInput>().is_some()
-        || e.downcast_ref::<::knobs::KnobError>().is_some_and(::knobs::KnobError::is_bad_input)
-        || e.downcast_ref::<workloads::TargetError>().is_some_and(workloads::TargetError::is_bad_input)
+        || e.downcast_ref::<::knobs::KnobError>()
+            .is_some_and(::knobs::KnobError::is_bad_input)
+        || e.downcast_ref::<workloads::TargetError>()
+            .is_some_and(workloads::TargetError::is_bad_input)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -58,6 +63,10 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DBTUNER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBTUNER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

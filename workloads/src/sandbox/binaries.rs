@@ -36,20 +36,34 @@ pub(crate) fn postgres_bindir() -> Result<PathBuf, SandboxError> {
     }
     Err(SandboxError::MissingBinary {
         binary: "postgres and initdb".into(),
-        install: "apt-get install postgresql-15 (or your distribution's PostgreSQL server package)".into(),
+        install: "apt-get install postgresql-15 (or your distribution's PostgreSQL server package)"
+            .into(),
     })
 }
 
 /// `mariadbd` (or `mysqld`) and its install-db tool.
 pub(crate) fn mariadb_binaries() -> Result<(PathBuf, PathBuf), SandboxError> {
-    let server = ["mariadbd", "mysqld"].iter().find_map(|b| on_path(b).or_else(|| Some(Path::new("/usr/sbin").join(b)).filter(|p| p.is_file())));
-    let install = ["mariadb-install-db", "mysql_install_db"].iter().find_map(|b| on_path(b).or_else(|| Some(Path::new("/usr/bin").join(b)).filter(|p| p.is_file())));
+    let server = ["mariadbd", "mysqld"].iter().find_map(|b| {
+        on_path(b).or_else(|| Some(Path::new("/usr/sbin").join(b)).filter(|p| p.is_file()))
+    });
+    let install = ["mariadb-install-db", "mysql_install_db"]
+        .iter()
+        .find_map(|b| {
+            on_path(b).or_else(|| Some(Path::new("/usr/bin").join(b)).filter(|p| p.is_file()))
+        });
     match (server, install) {
         (Some(s), Some(i)) => Ok((s, i)),
-        _ => Err(SandboxError::MissingBinary { binary: "mariadbd and mariadb-install-db".into(), install: "apt-get install mariadb-server".into() }),
+        _ => Err(SandboxError::MissingBinary {
+            binary: "mariadbd and mariadb-install-db".into(),
+            install: "apt-get install mariadb-server".into(),
+        }),
     }
 }
 
 fn on_path(binary: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(binary)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(binary))
+            .find(|p| p.is_file())
+    })
 }

@@ -19,20 +19,38 @@ pub(crate) fn init(dir: &Path) -> Result<(), SandboxError> {
     let (_, install_db) = binaries::mariadb_binaries()?;
     let mut command = Command::new(install_db);
     // --no-defaults must come first: it keeps the host's /etc/mysql config out of the sandbox.
-    command.arg("--no-defaults").arg(format!("--datadir={}", dir.join("data").display())).args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+    command
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
     if running_as_root() {
         command.arg("--user=root");
     }
     command.current_dir(dir).stdin(Stdio::null());
-    let out = command.output().map_err(|e| SandboxError::Init { step: "mariadb-install-db".into(), detail: e.to_string() })?;
+    let out = command.output().map_err(|e| SandboxError::Init {
+        step: "mariadb-install-db".into(),
+        detail: e.to_string(),
+    })?;
     if !out.status.success() {
-        let detail = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        return Err(SandboxError::Init { step: "mariadb-install-db".into(), detail: detail.trim().to_string() });
+        let detail = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(SandboxError::Init {
+            step: "mariadb-install-db".into(),
+            detail: detail.trim().to_string(),
+        });
     }
     Ok(())
 }
 
-pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>, log: File) -> Result<Command, SandboxError> {
+pub(crate) fn command(
+    dir: &Path,
+    port: u16,
+    settings: &BTreeMap<String, String>,
+    log: File,
+) -> Result<Command, SandboxError> {
     let (server, _) = binaries::mariadb_binaries()?;
     let mut command = Command::new(server);
     command
@@ -51,7 +69,11 @@ pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>
     for (name, value) in settings {
         command.arg(format!("--{}={value}", name.replace('_', "-")));
     }
-    command.current_dir(dir).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
     command.process_group(0);
     Ok(command)
 }
@@ -64,5 +86,7 @@ pub(crate) fn is_ready(log: &Path, log_offset: u64, port: u16) -> bool {
         let _ = file.seek(SeekFrom::Start(log_offset));
         let _ = file.read_to_string(&mut text);
     }
-    text.contains("ready for connections") && TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+    text.contains("ready for connections")
+        && TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+            .is_ok()
 }

@@ -32,7 +32,12 @@ pub enum SandboxError {
     #[error("{step} failed: {detail}")]
     Init { step: String, detail: String },
     #[error("{engine} sandbox did not start: {reason}\n--- server log ({log}) ---\n{excerpt}")]
-    Start { engine: Engine, reason: String, log: PathBuf, excerpt: String },
+    Start {
+        engine: Engine,
+        reason: String,
+        log: PathBuf,
+        excerpt: String,
+    },
     #[error("sandbox I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -79,9 +84,12 @@ impl Sandbox {
             Engine::Postgres => drop(binaries::postgres_bindir()?),
             Engine::Mysql | Engine::Mariadb => drop(binaries::mariadb_binaries()?),
         }
-        let dir = tempfile::Builder::new().prefix(&format!("dbtuner-sandbox-{}-", std::process::id())).tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("dbtuner-sandbox-{}-", std::process::id()))
+            .tempdir()?;
         if let Some(who) = run_as {
-            nix::unistd::chown(dir.path(), Some(who.uid), Some(who.gid)).map_err(std::io::Error::from)?;
+            nix::unistd::chown(dir.path(), Some(who.uid), Some(who.gid))
+                .map_err(std::io::Error::from)?;
         }
         match engine {
             Engine::Postgres => postgres::init(dir.path(), run_as)?,
@@ -91,7 +99,10 @@ impl Sandbox {
             engine,
             port: 0,
             child: None,
-            settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             run_as,
             log_offset: 0,
             dir,
@@ -104,7 +115,9 @@ impl Sandbox {
     pub fn url(&self) -> String {
         match self.engine {
             Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
-            Engine::Mysql | Engine::Mariadb => format!("mysql://root@127.0.0.1:{}/mysql", self.port),
+            Engine::Mysql | Engine::Mariadb => {
+                format!("mysql://root@127.0.0.1:{}/mysql", self.port)
+            }
         }
     }
 
@@ -112,7 +125,9 @@ impl Sandbox {
     pub fn url_for_database(&self, database: &str) -> String {
         match self.engine {
             Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/{database}", self.port),
-            Engine::Mysql | Engine::Mariadb => format!("mysql://root@127.0.0.1:{}/{database}", self.port),
+            Engine::Mysql | Engine::Mariadb => {
+                format!("mysql://root@127.0.0.1:{}/{database}", self.port)
+            }
         }
     }
 
@@ -164,7 +179,9 @@ impl Sandbox {
 
     /// Stop the server (fast shutdown; killed if it does not stop in time).
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let signal = match self.engine {
             Engine::Postgres => Signal::SIGINT,
             Engine::Mysql | Engine::Mariadb => Signal::SIGTERM,
@@ -191,22 +208,36 @@ impl Sandbox {
             self.port = free_port()?;
             match self.launch_once() {
                 Ok(()) => return Ok(()),
-                Err(SandboxError::Start { excerpt, .. }) if excerpt.contains("Address already in use") || excerpt.contains("could not bind") || excerpt.contains("Can't start server: Bind") => {
+                Err(SandboxError::Start { excerpt, .. })
+                    if excerpt.contains("Address already in use")
+                        || excerpt.contains("could not bind")
+                        || excerpt.contains("Can't start server: Bind") =>
+                {
                     last_error = Some(excerpt);
                 }
                 Err(e) => return Err(e),
             }
         }
-        Err(self.start_error(format!("no free port after 3 tries: {}", last_error.unwrap_or_default())))
+        Err(self.start_error(format!(
+            "no free port after 3 tries: {}",
+            last_error.unwrap_or_default()
+        )))
     }
 
     fn launch_once(&mut self) -> Result<(), SandboxError> {
         let log_path = self.log_path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
         self.log_offset = log.metadata()?.len();
         let command = match self.engine {
-            Engine::Postgres => postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?,
-            Engine::Mysql | Engine::Mariadb => mariadb::command(self.dir.path(), self.port, &self.settings, log)?,
+            Engine::Postgres => {
+                postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                mariadb::command(self.dir.path(), self.port, &self.settings, log)?
+            }
         };
         let child = spawner::spawn_tied_to_us(command)?;
         self.child = Some(child);
@@ -220,7 +251,9 @@ impl Sandbox {
             }
             let ready = match self.engine {
                 Engine::Postgres => postgres::is_ready(&self.data_dir()),
-                Engine::Mysql | Engine::Mariadb => mariadb::is_ready(&self.log_path(), self.log_offset, self.port),
+                Engine::Mysql | Engine::Mariadb => {
+                    mariadb::is_ready(&self.log_path(), self.log_offset, self.port)
+                }
             };
             if ready {
                 return Ok(());
@@ -234,7 +267,12 @@ impl Sandbox {
     }
 
     fn start_error(&self, reason: String) -> SandboxError {
-        SandboxError::Start { engine: self.engine, reason, log: self.log_path(), excerpt: log_excerpt(&self.log_path(), self.log_offset) }
+        SandboxError::Start {
+            engine: self.engine,
+            reason,
+            log: self.log_path(),
+            excerpt: log_excerpt(&self.log_path(), self.log_offset),
+        }
     }
 }
 
@@ -253,8 +291,27 @@ fn log_excerpt(path: &Path, offset: u64) -> String {
         let _ = file.read_to_string(&mut text);
     }
     let lines: Vec<&str> = text.lines().collect();
-    let important: Vec<&str> = lines.iter().copied().filter(|l| ["FATAL", "ERROR", "PANIC", "[ERROR]", "unknown variable", "invalid value"].iter().any(|m| l.contains(m))).collect();
-    let chosen = if important.is_empty() { &lines[lines.len().saturating_sub(10)..] } else { &important[important.len().saturating_sub(10)..] };
+    let important: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| {
+            [
+                "FATAL",
+                "ERROR",
+                "PANIC",
+                "[ERROR]",
+                "unknown variable",
+                "invalid value",
+            ]
+            .iter()
+            .any(|m| l.contains(m))
+        })
+        .collect();
+    let chosen = if important.is_empty() {
+        &lines[lines.len().saturating_sub(10)..]
+    } else {
+        &important[important.len().saturating_sub(10)..]
+    };
     chosen.join("\n")
 }
 
@@ -270,10 +327,18 @@ fn free_port() -> Result<u16, SandboxError> {
 
 /// Remove sandbox dirs left by processes that died without cleaning up (SIGKILL).
 fn remove_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix("dbtuner-sandbox-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Some(pid) = name
+            .strip_prefix("dbtuner-sandbox-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
         if pid != std::process::id() as i32 && !process_alive(pid) {
             tracing::debug!(dir = %entry.path().display(), "removing a stale sandbox dir");
             let _ = std::fs::remove_dir_all(entry.path());
@@ -284,7 +349,10 @@ fn remove_stale_dirs() {
 /// True when `pid` names a live, non-zombie process.
 pub fn process_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z" && state != "X"),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
     }
 }

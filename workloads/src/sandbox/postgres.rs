@@ -14,7 +14,10 @@ pub(crate) fn run_as() -> Result<Option<RunAs>, SandboxError> {
         return Ok(None);
     }
     match nix::unistd::User::from_name("postgres") {
-        Ok(Some(user)) => Ok(Some(RunAs { uid: user.uid, gid: user.gid })),
+        Ok(Some(user)) => Ok(Some(RunAs {
+            uid: user.uid,
+            gid: user.gid,
+        })),
         _ => Err(SandboxError::NoUnprivilegedUser),
     }
 }
@@ -30,20 +33,55 @@ fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
 pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError> {
     let bindir = binaries::postgres_bindir()?;
     let mut command = Command::new(bindir.join("initdb"));
-    command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]).stdin(Stdio::null());
+    command
+        .args([
+            "-D",
+            "data",
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ])
+        .stdin(Stdio::null());
     as_user(&mut command, dir, run_as);
-    let out = command.output().map_err(|e| SandboxError::Init { step: "initdb".into(), detail: e.to_string() })?;
+    let out = command.output().map_err(|e| SandboxError::Init {
+        step: "initdb".into(),
+        detail: e.to_string(),
+    })?;
     if !out.status.success() {
-        let detail = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        return Err(SandboxError::Init { step: "initdb".into(), detail: detail.trim().to_string() });
+        let detail = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(SandboxError::Init {
+            step: "initdb".into(),
+            detail: detail.trim().to_string(),
+        });
     }
     Ok(())
 }
 
-pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>, run_as: Option<RunAs>, log: File) -> Result<Command, SandboxError> {
+pub(crate) fn command(
+    dir: &Path,
+    port: u16,
+    settings: &BTreeMap<String, String>,
+    run_as: Option<RunAs>,
+    log: File,
+) -> Result<Command, SandboxError> {
     let bindir = binaries::postgres_bindir()?;
     let mut command = Command::new(bindir.join("postgres"));
-    command.arg("-D").arg(dir.join("data")).arg("-p").arg(port.to_string()).arg("-k").arg(dir);
+    command
+        .arg("-D")
+        .arg(dir.join("data"))
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-k")
+        .arg(dir);
     let mut base: BTreeMap<String, String> = [
         ("listen_addresses", "127.0.0.1"),
         ("shared_preload_libraries", "pg_stat_statements"),
@@ -57,7 +95,10 @@ pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>
     for (name, value) in &base {
         command.arg("-c").arg(format!("{name}={value}"));
     }
-    command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
     as_user(&mut command, dir, run_as);
     // Its own process group: a Ctrl-C in the user's terminal goes to dbtuner, which then
     // stops the server cleanly, instead of hitting the server directly.
@@ -68,5 +109,6 @@ pub(crate) fn command(dir: &Path, port: u16, settings: &BTreeMap<String, String>
 /// The postmaster writes "ready" as the 8th line of postmaster.pid once it accepts
 /// connections.
 pub(crate) fn is_ready(data_dir: &Path) -> bool {
-    std::fs::read_to_string(data_dir.join("postmaster.pid")).is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+    std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
 }

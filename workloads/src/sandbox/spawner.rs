@@ -36,7 +36,9 @@ pub(crate) fn spawn_tied_to_us(command: Command) -> io::Result<Child> {
         .map_err(|_| io::Error::other("spawner lock poisoned"))?
         .send((command, reply_tx))
         .map_err(|_| io::Error::other("spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| io::Error::other("spawner thread did not answer"))?
+    reply_rx
+        .recv()
+        .map_err(|_| io::Error::other("spawner thread did not answer"))?
 }
 
 #[allow(unsafe_code)]
@@ -48,7 +50,8 @@ fn spawn_with_death_signal(command: &mut Command) -> io::Result<Child> {
     // std has switched uid/gid, which matters because a credential change clears PDEATHSIG.
     unsafe {
         command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io::Error::from)?;
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(io::Error::from)?;
             // We may have died between fork and prctl: then nobody would kill the child.
             if nix::unistd::getppid().as_raw() != parent {
                 return Err(io::Error::other("parent exited during spawn"));

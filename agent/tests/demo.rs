@@ -1,0 +1,113 @@
+//! A short demo run completes against real sandboxes and reports measured trials.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args([
+            "demo",
+            "--engine",
+            engine,
+            "--minutes",
+            "1",
+            "--json",
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(printed, written, "--json output and report.json differ");
+    let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(markdown.contains("## Trials"));
+    written
+}
+
+fn check_report(report: &serde_json::Value) {
+    let default_tps = report["default"]["throughput"]["mean"].as_f64().unwrap();
+    assert!(default_tps > 0.0, "default not measured: {report}");
+    let trials = report["trials"].as_array().unwrap();
+    let measured: Vec<_> = trials
+        .iter()
+        .filter(|t| t["status"]["status"] == "measured")
+        .collect();
+    assert!(
+        measured.len() >= 3,
+        "only {} measured trials",
+        measured.len()
+    );
+    for t in &measured {
+        assert!(t["throughput"]["mean"].as_f64().unwrap() > 0.0);
+        assert!(t["throughput"]["samples"].as_u64().unwrap() >= 3);
+        assert!(!t["knobs"].as_array().unwrap().is_empty());
+    }
+    let v = &report["validation"];
+    assert!(v["rounds"].as_u64().unwrap() >= 2, "{v}");
+    let (low, ratio, high) = (
+        v["ci_low"].as_f64().unwrap(),
+        v["ratio"].as_f64().unwrap(),
+        v["ci_high"].as_f64().unwrap(),
+    );
+    assert!(low <= ratio && ratio <= high, "{v}");
+}
+
+#[test]
+fn postgres_demo_measures_default_and_trials() {
+    let report = run_demo("postgres", &[]);
+    check_report(&report);
+    assert_eq!(report["allow_durability_risk"], false);
+    let space: Vec<&str> = report["search_space"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        !space.contains(&"synchronous_commit") && !space.contains(&"fsync"),
+        "{space:?}"
+    );
+    assert!(report["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["knobs"].as_array().unwrap())
+        .all(|k| k["durability_risk"] == false));
+}
+
+#[test]
+fn mariadb_demo_with_durability_risk_marks_the_risky_knob() {
+    let report = run_demo("mariadb", &["--allow-durability-risk"]);
+    check_report(&report);
+    assert_eq!(report["engine"], "MariaDB");
+    let space: Vec<&str> = report["search_space"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        space.contains(&"innodb_flush_log_at_trx_commit"),
+        "{space:?}"
+    );
+    assert!(!space.contains(&"innodb_doublewrite"), "{space:?}");
+    for k in report["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["knobs"].as_array().unwrap())
+    {
+        let risky = k["name"] == "innodb_flush_log_at_trx_commit" && k["value"] != "1";
+        assert_eq!(k["durability_risk"], risky, "{k}");
+    }
+}

@@ -1,0 +1,136 @@
+//! Applying configurations to staging: reload vs restart, values read back, and a
+//! configuration that stops the server from starting is rolled back (safety rule 4).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use agent::staging::{Staging, StagingError};
+use knobs::{catalog, ApplyMode, Config, Durability, Engine, Knob, KnobKind, Value};
+use workloads::Sandbox;
+
+/// A restart knob whose second value makes the server refuse to start.
+fn breaking_knob(engine: Engine) -> (Knob, &'static str) {
+    let (name, values, bad) = match engine {
+        Engine::Postgres => (
+            "shared_preload_libraries",
+            vec![
+                "pg_stat_statements".to_string(),
+                "no_such_library".to_string(),
+            ],
+            "no_such_library",
+        ),
+        _ => (
+            "innodb_page_size",
+            vec!["16384".to_string(), "4096".to_string()],
+            "4096",
+        ),
+    };
+    let knob = Knob {
+        name: name.into(),
+        engine,
+        kind: KnobKind::Enum {
+            values: values.clone(),
+        },
+        default: Value::Enum(values[0].clone()),
+        apply: ApplyMode::Restart,
+        durability: Durability::Safe,
+        risky_values: vec![],
+        range: None,
+        ram_fraction: None,
+        description: "test knob".into(),
+    };
+    (knob, bad)
+}
+
+async fn check(
+    engine: Engine,
+    reload_knob: &str,
+    reload_value: &str,
+    restart_knob: &str,
+    restart_value: &str,
+) {
+    let mut cat = catalog::demo(engine);
+    let (breaker, bad) = breaking_knob(engine);
+    cat.push(breaker.clone());
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut staging = Staging::new(sandbox, cat.clone());
+
+    let online = Config::parse_pairs(&cat, [(reload_knob, reload_value)]).unwrap();
+    let pid = staging.sandbox().pid();
+    let applied = staging.apply(&online).await.unwrap();
+    assert!(!applied.restarted);
+    assert_eq!(
+        staging.sandbox().pid(),
+        pid,
+        "a reload knob must not restart"
+    );
+    let knob = catalog::find(&cat, reload_knob).unwrap();
+    assert_eq!(
+        knob.parse_value(&applied.server_values[reload_knob])
+            .unwrap(),
+        *online.get(reload_knob).unwrap()
+    );
+
+    let mut both = online.clone();
+    both.set(
+        restart_knob,
+        catalog::find(&cat, restart_knob)
+            .unwrap()
+            .parse_value(restart_value)
+            .unwrap(),
+    );
+    let applied = staging.apply(&both).await.unwrap();
+    assert!(applied.restarted);
+    assert_ne!(staging.sandbox().pid(), pid);
+
+    let mut broken = both.clone();
+    broken.set(&breaker.name, Value::Enum(bad.into()));
+    broken.set(reload_knob, knob.default.clone());
+    let err = staging.apply(&broken).await.unwrap_err();
+    assert!(matches!(err, StagingError::Infeasible(_)), "{err}");
+    assert!(err.is_infeasible());
+    assert!(err.to_string().contains("server log"), "{err}");
+    // Rolled back: running again, with the previous configuration in force.
+    assert_eq!(staging.current(), &both);
+    let again = staging.apply(&both).await.unwrap();
+    assert!(!again.restarted);
+    let server = &again.server_values;
+    assert_eq!(
+        knob.parse_value(&server[reload_knob]).unwrap(),
+        *both.get(reload_knob).unwrap(),
+        "online knob of the failed config not undone"
+    );
+    assert_eq!(
+        catalog::find(&cat, restart_knob)
+            .unwrap()
+            .parse_value(&server[restart_knob])
+            .unwrap(),
+        *both.get(restart_knob).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reload_restart_and_rollback() {
+    check(
+        Engine::Postgres,
+        "max_wal_size",
+        "2GB",
+        "shared_buffers",
+        "256MB",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_reload_restart_and_rollback() {
+    check(
+        Engine::Mariadb,
+        "innodb_io_capacity",
+        "1000",
+        "innodb_log_buffer_size",
+        "32MB",
+    )
+    .await;
+}
