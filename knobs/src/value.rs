@@ -162,7 +162,8 @@ pub(crate) fn format_quantity(value: i64, unit: Unit) -> String {
         Unit::Bytes => pick(&SIZE_UNITS, value),
         Unit::Millis => pick(&TIME_UNITS_MS, value),
         Unit::Seconds => pick(&TIME_UNITS_MS, value.saturating_mul(1000)),
-        Unit::Micros => format!("{value}us"),
+        // PostgreSQL accepts no unit suffix on microsecond knobs (commit_delay): keep it bare.
+        Unit::Micros => value.to_string(),
         Unit::None => value.to_string(),
     }
 }
