@@ -108,7 +108,9 @@ pub async fn run(
     drop(target);
     create_database(&sandbox).await?;
 
-    let catalog = catalog::demo(engine);
+    let version = knobs::Version::parse(&server_version)
+        .unwrap_or(knobs::Version::default_for(detected_engine));
+    let catalog = catalog::for_version(detected_engine, version)?;
     let staging = Staging::new(sandbox, catalog.clone());
     let scale = options
         .scale

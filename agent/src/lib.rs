@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod discovery;
 mod error;
 pub mod hardware;
 pub mod staging;

@@ -27,6 +27,8 @@ pub enum KnobError {
         min: String,
         max: String,
     },
+    #[error("knob catalog: {0}")]
+    Catalog(String),
     #[error("search space: {0}")]
     Space(String),
     #[error(
@@ -42,6 +44,6 @@ pub enum KnobError {
 impl KnobError {
     /// True when the error is about user input (a name or a value), not about internal state.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, KnobError::Space(_))
+        !matches!(self, KnobError::Space(_) | KnobError::Catalog(_))
     }
 }

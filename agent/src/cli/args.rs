@@ -95,10 +95,48 @@ pub enum KnobsCommand {
     List {
         #[arg(long, value_enum)]
         engine: CatalogEngine,
+        /// Server version (e.g. 13, 17, 8.0.36, 10.6); default: PostgreSQL 15, MySQL 8.0,
+        /// MariaDB 10.11.
+        #[arg(long)]
+        version: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+    /// A PGTune-style starting configuration from the hardware and the workload profile.
+    Heuristic(HeuristicArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    Sql,
+    Conf,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HeuristicArgs {
+    #[arg(long, value_enum)]
+    pub engine: CatalogEngine,
+    /// Server version (default: PostgreSQL 15, MySQL 8.0, MariaDB 10.11).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// RAM for the database, e.g. 8GiB or 512MB.
+    #[arg(long)]
+    pub memory: String,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub cpus: u32,
+    /// Expected connections (default by profile).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub connections: Option<u32>,
+    /// ssd, hdd, san or nvme.
+    #[arg(long, default_value = "ssd")]
+    pub storage: String,
+    /// web, oltp, dw, desktop or mixed.
+    #[arg(long, default_value = "mixed")]
+    pub profile: String,
+    #[arg(long, value_enum, default_value = "sql")]
+    pub format: ConfigFormat,
 }
 
 #[derive(Debug, Args)]
