@@ -24,6 +24,58 @@ pub enum Command {
     Knobs(KnobsCommand),
     /// Start a throwaway sandbox server and wait (Ctrl-C stops and removes it).
     Sandbox(SandboxArgs),
+    /// Apply a plan (knob values) to a target, recording how to undo it.
+    Apply(ApplyArgs),
+    /// Undo a change made by `apply`.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Target URL (postgres://… or mysql://…).
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+    pub target: String,
+    /// Plan file, JSON or TOML (see the README).
+    #[arg(long)]
+    pub plan: std::path::PathBuf,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow knobs that need a server restart (with --restart-command).
+    #[arg(long)]
+    pub allow_restart: bool,
+    /// Shell command that restarts the server, e.g. "systemctl restart postgresql".
+    #[arg(long)]
+    pub restart_command: Option<String>,
+    /// Allow values that can lose committed transactions on a crash.
+    #[arg(long)]
+    pub allow_durability_risk: bool,
+    /// RAM of the database host for the memory guardrail (default: this machine's, for a
+    /// local target).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Where change records and the audit log live (default $DBTUNER_STATE or ~/.dbtuner).
+    #[arg(long)]
+    pub state: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+    pub target: String,
+    /// The change id `apply` printed.
+    #[arg(long)]
+    pub change: String,
+    #[arg(long)]
+    pub allow_restart: bool,
+    #[arg(long)]
+    pub restart_command: Option<String>,
+    #[arg(long)]
+    pub state: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Engines the sandbox can start.

@@ -1,6 +1,7 @@
 //! The command-line interface: argument parsing and wiring only. Exit codes: 0 success,
 //! 1 failure while running, 2 bad input.
 
+mod apply_cmd;
 mod args;
 mod demo;
 mod knobs_cmd;
@@ -47,6 +48,8 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(::knobs::KnobError::is_bad_input)
         || e.downcast_ref::<workloads::TargetError>()
             .is_some_and(workloads::TargetError::is_bad_input)
+        || e.downcast_ref::<crate::apply::ApplyError>()
+            .is_some_and(crate::apply::ApplyError::is_bad_input)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Demo(a) => demo::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
+        args::Command::Apply(a) => apply_cmd::apply(a).await,
+        args::Command::Rollback(a) => apply_cmd::rollback(a).await,
     }
 }
 
