@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
+use knobs::heuristic::{HeuristicInput, Profile, Storage};
 use knobs::{
     catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions,
 };
@@ -163,14 +164,42 @@ pub async fn run(
     );
     progress.println(format!("default: {}", describe_measurement(&default_m)));
 
+    let budget_bytes = hardware.ram_bytes / 10 * 9;
+    let mut trials: Vec<(TrialRecord, Config)> = Vec::new();
+
+    // The heuristic starting point (PGTune / InnoDB rules for this machine): a baseline the
+    // search must beat, measured like every trial.
+    let heuristic = knobs::heuristic::recommend(&HeuristicInput {
+        engine: detected_engine,
+        version,
+        memory_bytes: hardware.ram_bytes,
+        cpus: hardware.cpus,
+        connections: None,
+        storage: Storage::Ssd,
+        profile: Profile::Oltp,
+    })?;
+    let heuristic_config = safe_only(&heuristic.config, &catalog);
+    progress.set_message("measuring the heuristic configuration");
+    let (mut heuristic_record, _, cost) = evaluate(
+        &mut run,
+        1,
+        &heuristic_config,
+        &catalog,
+        budget_bytes,
+        progress,
+    )
+    .await?;
+    heuristic_record.label = "heuristic".into();
+    slot_cost = slot_cost.max(cost);
+    trials.push((heuristic_record, heuristic_config));
+
     // Random search.
     let mut optimizer = RandomSearch::new(space.dims(), options.seed);
-    let mut trials: Vec<(TrialRecord, Config)> = Vec::new();
-    let budget_bytes = hardware.ram_bytes / 10 * 9;
     let mut attempts = 0;
     loop {
         let measured = trials
             .iter()
+            .skip(1)
             .filter(|(t, _)| t.status == TrialStatus::Measured)
             .count();
         let time_left = budget.saturating_sub(started.elapsed());
@@ -182,92 +211,12 @@ pub async fn run(
         let id = trials.len() + 1;
         let point = optimizer.suggest();
         let config = space.decode(&point)?;
-        if let Err(e) = MemoryEstimate::of(engine, &config, &catalog).check(budget_bytes) {
-            optimizer.observe(point, Outcome::Failed(e.to_string()));
-            trials.push((
-                record(
-                    id,
-                    &config,
-                    None,
-                    &catalog,
-                    TrialStatus::Rejected {
-                        reason: e.to_string(),
-                    },
-                    None,
-                    false,
-                ),
-                config,
-            ));
-            continue;
-        }
         progress.set_message(format!("trial {id}: applying and measuring"));
-        let slot_started = Instant::now();
-        let applied = match run.staging.apply(&config).await {
-            Ok(applied) => applied,
-            Err(e) if e.is_infeasible() => {
-                progress.println(format!("trial {id}: {e}"));
-                optimizer.observe(point, Outcome::Failed(e.to_string()));
-                trials.push((
-                    record(
-                        id,
-                        &config,
-                        None,
-                        &catalog,
-                        TrialStatus::Failed {
-                            reason: e.to_string(),
-                        },
-                        None,
-                        true,
-                    ),
-                    config,
-                ));
-                continue;
-            }
-            Err(e) => return Err(e).context(format!("applying trial {id}")),
-        };
-        let m = run.measure(id as u64).await?;
-        slot_cost = slot_cost.max(slot_started.elapsed());
-        let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
-            TrialStatus::Failed {
-                reason: format!(
-                    "{} errors in {} transactions: {:?}",
-                    m.error_count(),
-                    m.committed,
-                    m.errors
-                ),
-            }
-        } else {
-            TrialStatus::Measured
-        };
-        let outcome = match &status {
-            TrialStatus::Measured => Outcome::Value(m.throughput()),
-            TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
-                Outcome::Failed(reason.clone())
-            }
-        };
+        let (trial, outcome, cost) =
+            evaluate(&mut run, id, &config, &catalog, budget_bytes, progress).await?;
+        slot_cost = slot_cost.max(cost);
         optimizer.observe(point, outcome);
-        progress.println(format!(
-            "trial {id}: {}  [{}]",
-            describe_measurement(&m),
-            config
-                .describe(&catalog)
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
-        trials.push((
-            record(
-                id,
-                &config,
-                Some(&applied),
-                &catalog,
-                status,
-                Some(&m),
-                applied.restarted,
-            ),
-            config,
-        ));
+        trials.push((trial, config));
     }
 
     // Validation: best vs default, interleaved ABBA so that drift cancels.
@@ -367,6 +316,114 @@ pub async fn run(
         markdown_path,
         json_path,
     })
+}
+
+/// Guardrail, apply, measure and record one configuration. Failures become failed trials
+/// (and failed outcomes for the optimizer), never errors of the run.
+async fn evaluate(
+    run: &mut Run,
+    id: usize,
+    config: &Config,
+    catalog: &[Knob],
+    budget_bytes: u64,
+    progress: &ProgressBar,
+) -> Result<(TrialRecord, Outcome, Duration)> {
+    let started = Instant::now();
+    if let Err(e) = MemoryEstimate::of(run.staging.engine(), config, catalog).check(budget_bytes) {
+        progress.println(format!("trial {id}: rejected before it was tried: {e}"));
+        let reason = e.to_string();
+        return Ok((
+            record(
+                id,
+                config,
+                None,
+                catalog,
+                TrialStatus::Rejected {
+                    reason: reason.clone(),
+                },
+                None,
+                false,
+            ),
+            Outcome::Failed(reason),
+            Duration::ZERO,
+        ));
+    }
+    let applied = match run.staging.apply(config).await {
+        Ok(applied) => applied,
+        Err(e) if e.is_infeasible() => {
+            progress.println(format!("trial {id}: {e}"));
+            let reason = e.to_string();
+            return Ok((
+                record(
+                    id,
+                    config,
+                    None,
+                    catalog,
+                    TrialStatus::Failed {
+                        reason: reason.clone(),
+                    },
+                    None,
+                    true,
+                ),
+                Outcome::Failed(reason),
+                started.elapsed(),
+            ));
+        }
+        Err(e) => return Err(e).context(format!("applying trial {id}")),
+    };
+    let m = run.measure(id as u64).await?;
+    let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
+        TrialStatus::Failed {
+            reason: format!(
+                "{} errors in {} transactions: {:?}",
+                m.error_count(),
+                m.committed,
+                m.errors
+            ),
+        }
+    } else {
+        TrialStatus::Measured
+    };
+    let outcome = match &status {
+        TrialStatus::Measured => Outcome::Value(m.throughput()),
+        TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
+            Outcome::Failed(reason.clone())
+        }
+    };
+    let knobs = config
+        .describe(catalog)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    progress.println(format!(
+        "trial {id}: {}  [{knobs}]",
+        describe_measurement(&m)
+    ));
+    Ok((
+        record(
+            id,
+            config,
+            Some(&applied),
+            catalog,
+            status,
+            Some(&m),
+            applied.restarted,
+        ),
+        outcome,
+        started.elapsed(),
+    ))
+}
+
+/// A configuration without knobs that cost durability (heuristics never need them).
+fn safe_only(config: &Config, catalog: &[Knob]) -> Config {
+    let mut out = Config::new();
+    for (name, value) in config.iter() {
+        if catalog::find(catalog, name).is_ok_and(|k| !k.is_risky_value(value)) {
+            out.set(name, value.clone());
+        }
+    }
+    out
 }
 
 /// The demo's searched knobs: the durability-safe list, plus the commit-losing ones on opt-in.
