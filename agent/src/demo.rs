@@ -267,6 +267,8 @@ pub async fn run(
     }
 
     let validation_ref = validation.as_ref();
+    let trials_configs: Vec<(usize, Config)> =
+        trials.iter().map(|(t, c)| (t.id, c.clone())).collect();
     let recommendation = match validation_ref {
         Some(v) if v.verdict == Verdict::Accept => trials
             .iter()
@@ -311,6 +313,29 @@ pub async fn run(
         .with_context(|| format!("writing {}", markdown_path.display()))?;
     std::fs::write(&json_path, reports::render_json(&report)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
+    // An accepted recommendation is also a plan that `dbtuner apply` takes as it is.
+    let plan_path = options.out.join("plan.toml");
+    let accepted = report
+        .validation
+        .as_ref()
+        .filter(|v| v.verdict == Verdict::Accept);
+    match accepted.and_then(|v| {
+        trials_configs
+            .iter()
+            .find(|(id, _)| *id == v.best_trial)
+            .map(|(_, c)| (v, c))
+    }) {
+        Some((v, config)) => {
+            let note = format!("dbtuner demo {}: {:+.1}% throughput (95% CI {:+.1}% .. {:+.1}%) on a sandbox; validate on your staging copy", report.generated_at, (v.ratio - 1.0) * 100.0, (v.ci_low - 1.0) * 100.0, (v.ci_high - 1.0) * 100.0);
+            let plan = crate::apply::Plan::from_config(engine, config, &catalog, Some(note));
+            std::fs::write(&plan_path, plan.to_toml()?)
+                .with_context(|| format!("writing {}", plan_path.display()))?;
+        }
+        None => {
+            // A stale plan from an earlier run must not be mistaken for this run's advice.
+            let _ = std::fs::remove_file(&plan_path);
+        }
+    }
     Ok(DemoOutcome {
         report,
         markdown_path,

@@ -123,6 +123,22 @@ pub fn demo_search_knobs(engine: Engine) -> &'static [&'static str] {
 
 /// Look a knob up by name (case-insensitive), with a "did you mean" on a miss.
 pub fn find<'a>(catalog: &'a [Knob], name: &str) -> Result<&'a Knob> {
+    if let Some(knob) = catalog.iter().find(|k| k.name.eq_ignore_ascii_case(name)) {
+        return Ok(knob);
+    }
+    // Known to another version? Say so rather than "unknown".
+    if let Some(engine) = catalog.first().map(|k| k.engine) {
+        if let Some(other) = all_versions(engine)
+            .ok()
+            .and_then(|all| all.into_iter().find(|k| k.name.eq_ignore_ascii_case(name)))
+        {
+            return Err(KnobError::NotInVersion {
+                engine: engine.to_string(),
+                name: other.name,
+                versions: other.versions,
+            });
+        }
+    }
     catalog
         .iter()
         .find(|k| k.name.eq_ignore_ascii_case(name))
@@ -418,5 +434,11 @@ mod tests {
         );
         let err = find(&cat, "zzz").unwrap_err();
         assert_eq!(err.to_string(), "unknown knob 'zzz' for postgres");
+        let pg14 = for_version(Engine::Postgres, Version::new(14, 0, 0)).unwrap();
+        let err = find(&pg14, "wal_compression").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wal_compression is not settable on this postgres version (it exists in 15+)"
+        );
     }
 }

@@ -14,6 +14,12 @@ pub enum KnobError {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("{name} is not settable on this {engine} version (it exists in {versions})")]
+    NotInVersion {
+        engine: String,
+        name: String,
+        versions: String,
+    },
     #[error("{knob} = '{value}': {reason}")]
     BadValue {
         knob: String,

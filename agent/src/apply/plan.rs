@@ -50,6 +50,32 @@ impl PlanValue {
 }
 
 impl Plan {
+    /// The non-default values of a configuration as a plan, values in human units.
+    pub fn from_config(
+        engine: knobs::Engine,
+        config: &knobs::Config,
+        catalog: &[knobs::Knob],
+        note: Option<String>,
+    ) -> Plan {
+        let knobs = config
+            .iter()
+            .filter_map(|(name, value)| {
+                let knob = knobs::catalog::find(catalog, name).ok()?;
+                (*value != knob.default)
+                    .then(|| (name.to_string(), PlanValue::Text(value.human(knob.unit()))))
+            })
+            .collect();
+        Plan {
+            engine: Some(engine.to_string()),
+            knobs,
+            note,
+        }
+    }
+
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
     /// Read a plan file (TOML when it ends in .toml, else JSON), naming the file and the
     /// field on errors.
     pub fn load(path: &Path) -> Result<Plan, BadInput> {
@@ -95,5 +121,27 @@ mod tests {
             .unwrap_err()
             .contains("knobz"));
         assert!(Plan::parse("{", false).is_err());
+    }
+
+    #[test]
+    fn a_configuration_becomes_a_plan_that_parses_back() {
+        let cat = knobs::catalog::for_engine(knobs::Engine::Postgres).unwrap();
+        let config = knobs::Config::parse_pairs(
+            &cat,
+            [
+                ("shared_buffers", "2GB"),
+                ("work_mem", "4MB"),
+                ("random_page_cost", "1.1"),
+            ],
+        )
+        .unwrap();
+        let plan = Plan::from_config(knobs::Engine::Postgres, &config, &cat, Some("note".into()));
+        assert!(
+            !plan.knobs.contains_key("work_mem"),
+            "defaults are left out"
+        );
+        let back = Plan::parse(&plan.to_toml().unwrap(), true).unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(back.knobs["shared_buffers"].as_text(), "2GB");
     }
 }
