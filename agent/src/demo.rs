@@ -71,7 +71,7 @@ impl Run {
             clients: self.clients,
             warmup: self.plan.warmup,
             duration: self.plan.window,
-            seed: self.seed.wrapping_add(round),
+            seed: self.seed.wrapping_add(round), rate: None, arrival: Default::default(),
         };
         let bench = self.bench;
         Ok(driver::run(&options, |_| bench.session(&url)).await?)
@@ -462,6 +462,11 @@ fn search_knobs(catalog: &[Knob], engine: Engine, allow_durability_risk: bool) -
             catalog
                 .iter()
                 .filter(|k| k.durability == Durability::MayLoseCommits)
+                // Searchable ones only: sync_binlog, say, has no range worth searching.
+                .filter(|k| {
+                    k.range.is_some()
+                        || matches!(k.kind, knobs::KnobKind::Bool | knobs::KnobKind::Enum { .. })
+                })
                 .map(|k| k.name.clone()),
         );
     }
