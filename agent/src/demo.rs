@@ -16,9 +16,10 @@ use models::stats::{bootstrap_ratio, Summary};
 use models::{Optimizer, Outcome, RandomSearch};
 use mysql_async::prelude::Queryable;
 use reports::{Figure, KnobSetting, Report, TrialRecord, TrialStatus, Validation, Verdict};
+use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
+use workloads::replay::Replay;
 use workloads::target::{connect_mysql, connect_postgres};
-use workloads::tpcb::Tpcb;
 use workloads::{Measurement, Sandbox, Target};
 
 use crate::staging::{Applied, Staging};
@@ -58,7 +59,7 @@ struct Plan {
 
 struct Run {
     staging: Staging,
-    bench: Tpcb,
+    replay: Replay,
     clients: usize,
     seed: u64,
     plan: Plan,
@@ -71,10 +72,12 @@ impl Run {
             clients: self.clients,
             warmup: self.plan.warmup,
             duration: self.plan.window,
-            seed: self.seed.wrapping_add(round), rate: None, arrival: Default::default(),
+            seed: self.seed.wrapping_add(round),
+            rate: None,
+            arrival: Default::default(),
         };
-        let bench = self.bench;
-        Ok(driver::run(&options, |_| bench.session(&url)).await?)
+        let replay = &self.replay;
+        Ok(driver::run(&options, |_| replay.session(&url)).await?)
     }
 
     async fn apply_and_measure(
@@ -116,12 +119,13 @@ pub async fn run(
     let scale = options
         .scale
         .unwrap_or(if options.minutes >= 3 { 10 } else { 4 });
-    let bench = Tpcb::new(scale)?;
+    let bench = Builtin::new("tpcb", scale)?;
     progress.set_message(format!("loading TPC-B-like data, scale {scale}"));
     let load = bench
         .load(&staging.url(DATABASE)?)
         .await
         .context("loading the data set")?;
+    let replay = Replay::new(&bench.spec()?, &staging.url(DATABASE)?).await?;
     progress.println(format!(
         "loaded {} rows in {:.1} s",
         load.rows, load.seconds
@@ -142,7 +146,7 @@ pub async fn run(
     let warmup = Duration::from_secs_f64((window.as_secs_f64() / 3.0).clamp(1.0, 5.0));
     let mut run = Run {
         staging,
-        bench,
+        replay,
         clients: options.clients,
         seed: options.seed,
         plan: Plan { warmup, window },

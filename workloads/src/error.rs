@@ -12,6 +12,12 @@ pub enum WorkloadError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("mysql: {0}")]
     Mysql(#[from] mysql_async::Error),
+    #[error("workload file {file}: {field}: {reason}")]
+    Spec {
+        file: String,
+        field: String,
+        reason: String,
+    },
     #[error("workload '{name}': {reason}")]
     Invalid { name: String, reason: String },
     #[error("benchmark run failed: {0}")]
@@ -19,6 +25,14 @@ pub enum WorkloadError {
 }
 
 impl WorkloadError {
+    /// Input the user must fix (a workload file, a name, a scale).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            WorkloadError::Spec { .. } | WorkloadError::Invalid { .. }
+        ) || matches!(self, WorkloadError::Target(t) if t.is_bad_input())
+    }
+
     /// Errors a benchmark retries rather than counts as a failure of the run (deadlocks,
     /// serialization failures).
     pub fn is_retryable(&self) -> bool {
@@ -43,7 +57,7 @@ impl WorkloadError {
             }
             WorkloadError::Mysql(_) => "connection".into(),
             WorkloadError::Target(_) => "connect".into(),
-            WorkloadError::Invalid { .. } => "invalid".into(),
+            WorkloadError::Invalid { .. } | WorkloadError::Spec { .. } => "invalid".into(),
             WorkloadError::Run(_) => "run".into(),
         }
     }

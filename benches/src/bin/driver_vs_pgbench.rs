@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use knobs::Engine;
+use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
-use workloads::tpcb::Tpcb;
+use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
 const SCRIPT: &str = r"\set aid random(1, 100000 * :scale)
@@ -47,8 +48,9 @@ async fn main() -> Result<()> {
 
     let sandbox = Sandbox::start(Engine::Postgres)?;
     let url: TargetUrl = sandbox.url().parse()?;
-    let bench = Tpcb::new(scale)?;
+    let bench = Builtin::new("tpcb", scale)?;
     let load = bench.load(&url).await?;
+    let replay = Replay::new(&bench.spec()?, &url).await?;
     eprintln!("loaded {} rows in {:.1} s", load.rows, load.seconds);
     let script = sandbox.dir().join("tpcb.sql");
     std::fs::write(&script, SCRIPT)?;
@@ -61,8 +63,10 @@ async fn main() -> Result<()> {
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(seconds),
             seed: round as u64,
+            rate: None,
+            arrival: Default::default(),
         };
-        let m = driver::run(&options, |_| bench.session(&url)).await?;
+        let m = driver::run(&options, |_| replay.session(&url)).await?;
         ours.push(m.throughput());
         let out = Command::new(&pgbench)
             .args([
