@@ -2,6 +2,7 @@
 //! command-line interface. The `dbtuner` binary is a thin shell over [`cli::main`].
 
 pub mod apply;
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod discovery;

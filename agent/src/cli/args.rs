@@ -24,10 +24,52 @@ pub enum Command {
     Knobs(KnobsCommand),
     /// Start a throwaway sandbox server and wait (Ctrl-C stops and removes it).
     Sandbox(SandboxArgs),
+    /// Run a built-in or captured workload and measure it.
+    Bench(BenchArgs),
     /// Apply a plan (knob values) to a target, recording how to undo it.
     Apply(ApplyArgs),
     /// Undo a change made by `apply`.
     Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Target URL (postgres://… or mysql://…).
+    #[arg(
+        long,
+        env = "DBTUNER_TARGET",
+        hide_env_values = true,
+        conflicts_with = "sandbox"
+    )]
+    pub target: Option<String>,
+    /// Run on a throwaway sandbox instead.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxEngine>,
+    /// Built-in (tpcb, select-only, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap) or a workload file.
+    #[arg(long)]
+    pub workload: String,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub scale: u32,
+    /// Client connections (default: the workload's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub clients: Option<u32>,
+    #[arg(long, default_value = "30s")]
+    pub duration: String,
+    #[arg(long, default_value = "5s")]
+    pub warmup: String,
+    /// Open loop at this many transactions per second (Poisson arrivals); closed loop if absent.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Regular instead of Poisson arrivals in the open loop.
+    #[arg(long, requires = "rate")]
+    pub regular: bool,
+    /// Create and fill a built-in's tables on the target (drops them first).
+    #[arg(long)]
+    pub load: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod apply_cmd;
 mod args;
+mod bench_cmd;
 mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
@@ -48,6 +49,8 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(::knobs::KnobError::is_bad_input)
         || e.downcast_ref::<workloads::TargetError>()
             .is_some_and(workloads::TargetError::is_bad_input)
+        || e.downcast_ref::<workloads::WorkloadError>()
+            .is_some_and(workloads::WorkloadError::is_bad_input)
         || e.downcast_ref::<crate::apply::ApplyError>()
             .is_some_and(crate::apply::ApplyError::is_bad_input)
 }
@@ -57,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Demo(a) => demo::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
+        args::Command::Bench(a) => bench_cmd::run(a).await,
         args::Command::Apply(a) => apply_cmd::apply(a).await,
         args::Command::Rollback(a) => apply_cmd::rollback(a).await,
     }
