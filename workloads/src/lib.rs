@@ -5,6 +5,7 @@
 //! Administration (applying knobs, restarts on a real target) is the `agent`'s job; this crate
 //! only starts and stops servers it owns (sandboxes).
 
+pub mod analysis;
 pub mod builtin;
 pub mod driver;
 mod error;
