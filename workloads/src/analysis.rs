@@ -86,13 +86,16 @@ fn short(table: &str) -> String {
     table.rsplit('.').next().unwrap_or(table).to_string()
 }
 
+/// A column as written: optional qualifier (table or alias) and name.
+type RawColumn = (Option<String>, String);
+
 #[derive(Default)]
 struct Collector {
     tables: Vec<String>,
     aliases: BTreeMap<String, String>,
     equality: Vec<(Option<String>, String)>,
     range: Vec<(Option<String>, String)>,
-    joins: Vec<((Option<String>, String), (Option<String>, String))>,
+    joins: Vec<(RawColumn, RawColumn)>,
     order_by: Vec<(Option<String>, String)>,
     group_by: Vec<(Option<String>, String)>,
     written: Vec<(Option<String>, String)>,
