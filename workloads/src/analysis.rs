@@ -320,6 +320,217 @@ fn analyze_statement(statement: &Statement) -> Analysis {
     }
 }
 
+/// What a placeholder stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceholderRole {
+    /// Compared with, or assigned to, a column.
+    Column(ColumnRef),
+    /// A LIMIT or OFFSET count.
+    Limit,
+    Other,
+}
+
+/// For each placeholder of a statement, in the statement's own numbering (`$n`; the n-th `?`
+/// for MySQL), what it stands for: a column it is compared with or assigned to, a LIMIT, or
+/// unknown.
+pub fn placeholder_roles(
+    sql: &str,
+    engine: Engine,
+) -> Result<BTreeMap<usize, PlaceholderRole>, AnalysisError> {
+    let statements = match engine {
+        Engine::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, sql),
+        Engine::Mysql | Engine::Mariadb => Parser::parse_sql(&MySqlDialect {}, sql),
+    }
+    .map_err(|e| AnalysisError(e.to_string()))?;
+    let Some(statement) = statements.first() else {
+        return Ok(BTreeMap::new());
+    };
+    let mut roles = Roles::default();
+    let _ = statement.visit(&mut roles);
+    let tables = Collector::default();
+    let mut tables = tables;
+    let _ = statement.visit(&mut tables);
+    let only = (tables.tables.len() == 1).then(|| tables.tables[0].clone());
+    let resolve = |(q, col): &RawColumn| ColumnRef {
+        table: match q {
+            Some(q) => Some(tables.aliases.get(q).cloned().unwrap_or_else(|| q.clone())),
+            None => only.clone(),
+        },
+        column: col.clone(),
+    };
+    // `?` placeholders are numbered by their position in the text.
+    let mut positional: Vec<(u64, u64)> = roles
+        .seen
+        .iter()
+        .filter(|(_, raw)| raw == "?")
+        .map(|(at, _)| *at)
+        .collect();
+    positional.sort();
+    let number = |at: (u64, u64), raw: &str| -> Option<usize> {
+        if raw == "?" {
+            positional.iter().position(|p| *p == at).map(|i| i + 1)
+        } else {
+            raw.trim_start_matches('$').parse().ok()
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (at, raw) in &roles.seen {
+        if let Some(n) = number(*at, raw) {
+            out.insert(n, PlaceholderRole::Other);
+        }
+    }
+    for (at, raw, role) in &roles.found {
+        if let Some(n) = number(*at, raw) {
+            let role = match role {
+                RawRole::Column(c) => PlaceholderRole::Column(resolve(c)),
+                RawRole::Limit => PlaceholderRole::Limit,
+            };
+            out.insert(n, role);
+        }
+    }
+    Ok(out)
+}
+
+enum RawRole {
+    Column(RawColumn),
+    Limit,
+}
+
+#[derive(Default)]
+struct Roles {
+    /// Every placeholder: (line, column) of its start, and its text.
+    seen: Vec<((u64, u64), String)>,
+    found: Vec<((u64, u64), String, RawRole)>,
+}
+
+fn placeholders_in(e: &Expr) -> Vec<((u64, u64), String)> {
+    let mut v = PlaceholderFinder::default();
+    let _ = e.visit(&mut v);
+    v.found
+}
+
+#[derive(Default)]
+struct PlaceholderFinder {
+    found: Vec<((u64, u64), String)>,
+}
+
+impl Visitor for PlaceholderFinder {
+    type Break = ();
+    fn pre_visit_value(&mut self, v: &sqlparser::ast::ValueWithSpan) -> ControlFlow<()> {
+        if let sqlparser::ast::Value::Placeholder(p) = &v.value {
+            self.found
+                .push(((v.span.start.line, v.span.start.column), p.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Roles {
+    fn bind(&mut self, col: RawColumn, e: &Expr) {
+        for (at, raw) in placeholders_in(e) {
+            self.found.push((at, raw, RawRole::Column(col.clone())));
+        }
+    }
+}
+
+impl Visitor for Roles {
+    type Break = ();
+
+    fn pre_visit_value(&mut self, v: &sqlparser::ast::ValueWithSpan) -> ControlFlow<()> {
+        if let sqlparser::ast::Value::Placeholder(p) = &v.value {
+            self.seen
+                .push(((v.span.start.line, v.span.start.column), p.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, s: &Statement) -> ControlFlow<()> {
+        match s {
+            Statement::Update(u) => {
+                for a in &u.assignments {
+                    if let AssignmentTarget::ColumnName(n) = &a.target {
+                        self.bind((None, short(&name_of(n))), &a.value);
+                    }
+                }
+            }
+            Statement::Insert(i) => {
+                if let Some(source) = &i.source {
+                    if let sqlparser::ast::SetExpr::Values(values) = source.body.as_ref() {
+                        for row in &values.rows {
+                            for (c, e) in i.columns.iter().zip(row.iter()) {
+                                self.bind((None, short(&name_of(c))), e);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, q: &sqlparser::ast::Query) -> ControlFlow<()> {
+        if let Some(sqlparser::ast::LimitClause::LimitOffset {
+            limit: Some(limit), ..
+        }) = &q.limit_clause
+        {
+            for (at, raw) in placeholders_in(limit) {
+                self.found.push((at, raw, RawRole::Limit));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::BinaryOp { left, op, right }
+                if matches!(
+                    op,
+                    BinaryOperator::Eq
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq
+                ) =>
+            {
+                match (column(left), column(right)) {
+                    (Some(c), None) => self.bind(c, right),
+                    (None, Some(c)) => self.bind(c, left),
+                    _ => {}
+                }
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                if let Some(c) = column(expr) {
+                    self.bind(c.clone(), low);
+                    self.bind(c, high);
+                }
+            }
+            Expr::In {
+                expr,
+                target: sqlparser::ast::InTarget::List(list),
+                ..
+            } => {
+                if let Some(c) = column(expr) {
+                    for item in list {
+                        self.bind(c.clone(), item);
+                    }
+                }
+            }
+            Expr::Like { expr, pattern, .. } => {
+                if let Some(c) = column(expr) {
+                    self.bind(c, pattern);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +585,25 @@ mod tests {
         assert_eq!(l.range, [col("users", "name")]);
         assert_eq!(l.equality, [col("users", "email")]);
         assert!(analyze("SELEC nonsense", Engine::Postgres).is_err());
+    }
+
+    #[test]
+    fn placeholders_map_to_their_columns() {
+        let r = placeholder_roles("SELECT x FROM t a JOIN u b ON a.id = b.id WHERE a.k = $2 AND b.d BETWEEN $1 AND $1 + 30 LIMIT $3", Engine::Postgres).unwrap();
+        assert_eq!(r[&2], PlaceholderRole::Column(col("t", "k")));
+        assert_eq!(r[&1], PlaceholderRole::Column(col("u", "d")));
+        assert_eq!(r[&3], PlaceholderRole::Limit);
+        let r = placeholder_roles(
+            "UPDATE `acc` SET `bal` = `bal` + ? WHERE `aid` = ?",
+            Engine::Mariadb,
+        )
+        .unwrap();
+        assert_eq!(r[&1], PlaceholderRole::Column(col("acc", "bal")));
+        assert_eq!(r[&2], PlaceholderRole::Column(col("acc", "aid")));
+        let r = placeholder_roles("INSERT INTO h (tid, aid) VALUES ($1, $2)", Engine::Postgres)
+            .unwrap();
+        assert_eq!(r[&2], PlaceholderRole::Column(col("h", "aid")));
+        let r = placeholder_roles("SELECT $1::int", Engine::Postgres).unwrap();
+        assert_eq!(r[&1], PlaceholderRole::Other);
     }
 }

@@ -20,6 +20,9 @@ pub enum WorkloadError {
     },
     #[error("workload '{name}': {reason}")]
     Invalid { name: String, reason: String },
+    /// Instrumentation the target lacks, with how to enable it.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("benchmark run failed: {0}")]
     Run(String),
 }
@@ -59,6 +62,7 @@ impl WorkloadError {
             WorkloadError::Target(_) => "connect".into(),
             WorkloadError::Invalid { .. } | WorkloadError::Spec { .. } => "invalid".into(),
             WorkloadError::Run(_) => "run".into(),
+            WorkloadError::Unavailable(_) => "unavailable".into(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod builtin;
+pub mod capture;
 pub mod driver;
 mod error;
 mod load;

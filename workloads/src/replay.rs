@@ -19,6 +19,18 @@ use crate::spec::{split, Generator, Literal, ParamSpec, ParamValue, Piece, Workl
 use crate::target::{classify_mysql, classify_pg, connect_mysql, connect_postgres};
 use crate::{Result, TargetUrl, WorkloadError};
 
+/// How statements reach a MySQL/MariaDB server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Server-side prepared statements (binary protocol).
+    #[default]
+    Prepared,
+    /// Values inlined into the SQL text, as most MySQL drivers send by default (and the only
+    /// statements MariaDB's performance_schema attributes to a digest).
+    Text,
+}
+
 /// A workload ready to run against one server: generators built, samples read.
 #[derive(Debug, Clone)]
 pub struct Replay {
@@ -26,6 +38,7 @@ pub struct Replay {
     generators: Arc<BTreeMap<String, Generator>>,
     cumulative: Arc<Vec<f64>>,
     engine: Engine,
+    protocol: Protocol,
 }
 
 impl Replay {
@@ -74,7 +87,15 @@ impl Replay {
             generators: Arc::new(generators),
             cumulative: Arc::new(cumulative),
             engine,
+            protocol: Protocol::Prepared,
         })
+    }
+
+    /// Send MySQL/MariaDB statements as text instead of preparing them (PostgreSQL always
+    /// prepares).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Replay {
+        self.protocol = protocol;
+        self
     }
 
     pub fn spec(&self) -> &WorkloadSpec {
@@ -102,6 +123,10 @@ impl Replay {
                     let mut statements = Vec::new();
                     for sql in t.mysql_statements.as_ref().unwrap_or(&t.statements) {
                         let pieces = split(sql);
+                        if self.protocol == Protocol::Text {
+                            statements.push(Prepared::MysqlText { pieces });
+                            continue;
+                        }
                         let text: String = pieces
                             .iter()
                             .map(|p| {
@@ -333,6 +358,54 @@ enum Prepared {
         stmt: mysql_async::Statement,
         names: Vec<String>,
     },
+    MysqlText {
+        pieces: Vec<Piece>,
+    },
+}
+
+impl Prepared {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Prepared::Postgres { names, .. } | Prepared::Mysql { names, .. } => {
+                names.iter().map(String::as_str).collect()
+            }
+            Prepared::MysqlText { pieces } => pieces
+                .iter()
+                .filter_map(|p| {
+                    if let Piece::Param(n) = p {
+                        Some(n.as_str())
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A value as a MySQL literal (default sql_mode: backslash escapes).
+fn mysql_literal(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Real(r) => format!("{r:?}"),
+        ParamValue::Text(t) => {
+            let mut out = String::with_capacity(t.len() + 2);
+            out.push('\'');
+            for c in t.chars() {
+                match c {
+                    '\'' => out.push_str("\\'"),
+                    '\\' => out.push_str("\\\\"),
+                    '\0' => out.push_str("\\0"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\u{1a}' => out.push_str("\\Z"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+            out
+        }
+    }
 }
 
 enum Conn {
@@ -382,17 +455,14 @@ impl Session for ReplaySession {
         // Each parameter once per transaction: its statements see the same values.
         let mut values: BTreeMap<&str, ParamValue> = BTreeMap::new();
         for p in self.transactions[index].iter() {
-            let names = match p {
-                Prepared::Postgres { names, .. } | Prepared::Mysql { names, .. } => names,
-            };
-            for n in names {
-                if !values.contains_key(n.as_str()) {
+            for n in p.names() {
+                if !values.contains_key(n) {
                     let g = self
                         .replay
                         .generators
                         .get(n)
                         .ok_or_else(|| WorkloadError::Run(format!("no generator for :{n}")))?;
-                    values.insert(n.as_str(), g.draw(rng));
+                    values.insert(n, g.draw(rng));
                 }
             }
         }
@@ -436,21 +506,57 @@ impl Session for ReplaySession {
                         .map(|n| mysql_value(&values[n.as_str()]))
                         .collect()
                 };
+                let text = |pieces: &[Piece]| -> String {
+                    pieces
+                        .iter()
+                        .map(|p| match p {
+                            Piece::Text(t) => t.clone(),
+                            Piece::Param(n) => mysql_literal(&values[n.as_str()]),
+                        })
+                        .collect()
+                };
                 if grouped {
                     let mut tx = conn
                         .start_transaction(mysql_async::TxOpts::default())
                         .await?;
                     for p in statements {
-                        if let Prepared::Mysql { stmt, names } = p {
-                            tx.exec_drop(stmt, bind(names)).await?;
+                        match p {
+                            Prepared::Mysql { stmt, names } => {
+                                tx.exec_drop(stmt, bind(names)).await?
+                            }
+                            Prepared::MysqlText { pieces } => tx.query_drop(text(pieces)).await?,
+                            Prepared::Postgres { .. } => {}
                         }
                     }
                     tx.commit().await?;
-                } else if let Some(Prepared::Mysql { stmt, names }) = statements.first() {
-                    conn.exec_drop(stmt, bind(names)).await?;
+                } else {
+                    match statements.first() {
+                        Some(Prepared::Mysql { stmt, names }) => {
+                            conn.exec_drop(stmt, bind(names)).await?
+                        }
+                        Some(Prepared::MysqlText { pieces }) => {
+                            conn.query_drop(text(pieces)).await?
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_literals_are_escaped() {
+        assert_eq!(
+            mysql_literal(&ParamValue::Text("it's a \\ test\n".into())),
+            "'it\\'s a \\\\ test\\n'"
+        );
+        assert_eq!(mysql_literal(&ParamValue::Int(-5)), "-5");
+        assert_eq!(mysql_literal(&ParamValue::Real(1.5)), "1.5");
     }
 }
