@@ -484,23 +484,21 @@ impl Visitor for Roles {
 
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
         match e {
-            Expr::BinaryOp { left, op, right }
-                if matches!(
-                    op,
+            Expr::BinaryOp {
+                left,
+                op:
                     BinaryOperator::Eq
-                        | BinaryOperator::NotEq
-                        | BinaryOperator::Lt
-                        | BinaryOperator::LtEq
-                        | BinaryOperator::Gt
-                        | BinaryOperator::GtEq
-                ) =>
-            {
-                match (column(left), column(right)) {
-                    (Some(c), None) => self.bind(c, right),
-                    (None, Some(c)) => self.bind(c, left),
-                    _ => {}
-                }
-            }
+                    | BinaryOperator::NotEq
+                    | BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq,
+                right,
+            } => match (column(left), column(right)) {
+                (Some(c), None) => self.bind(c, right),
+                (None, Some(c)) => self.bind(c, left),
+                _ => {}
+            },
             Expr::Between {
                 expr, low, high, ..
             } => {

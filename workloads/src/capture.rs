@@ -193,7 +193,7 @@ pub async fn capture(
             })
         })
         .collect();
-    ran.sort_by(|a, b| b.calls.cmp(&a.calls));
+    ran.sort_by_key(|s| std::cmp::Reverse(s.calls));
 
     let mut spec = WorkloadSpec {
         version: VERSION,
