@@ -37,6 +37,7 @@ pub struct BenchOptions {
     pub arrival: Arrival,
     /// Create and fill the built-in's tables on a target (always done on a sandbox).
     pub load: bool,
+    pub protocol: workloads::replay::Protocol,
     pub seed: u64,
 }
 
@@ -117,9 +118,10 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
             );
         }
     }
-    let replay = Replay::new(&spec, &url).await.context(
-        "preparing the workload (for a built-in on a target, pass --load the first time)",
-    )?;
+    let replay = Replay::new(&spec, &url)
+        .await
+        .context("preparing the workload (for a built-in on a target, pass --load the first time)")?
+        .with_protocol(options.protocol);
     let driver_options = DriverOptions {
         clients: options.clients.or(spec.clients).unwrap_or(4),
         warmup: options.warmup,

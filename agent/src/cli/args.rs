@@ -26,10 +26,33 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Run a built-in or captured workload and measure it.
     Bench(BenchArgs),
+    /// Capture what a target runs into a workload file.
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
     /// Apply a plan (knob values) to a target, recording how to undo it.
     Apply(ApplyArgs),
     /// Undo a change made by `apply`.
     Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Diff statement statistics over a window (pg_stat_statements, performance_schema) and
+    /// write the templates, their weights and parameter generators as a workload file.
+    Capture {
+        #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+        target: String,
+        /// Workload file to write (.toml or .json).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value = "60s")]
+        window: String,
+        /// Keep at most this many templates (the most called).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        top: u32,
+        #[arg(long, default_value = "captured")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +89,9 @@ pub struct BenchArgs {
     /// Create and fill a built-in's tables on the target (drops them first).
     #[arg(long)]
     pub load: bool,
+    /// MySQL/MariaDB: send statements as text instead of server-side prepared statements.
+    #[arg(long)]
+    pub text_protocol: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long)]

@@ -51,6 +51,11 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
             workloads::driver::Arrival::Poisson
         },
         load: args.load,
+        protocol: if args.text_protocol {
+            workloads::replay::Protocol::Text
+        } else {
+            workloads::replay::Protocol::Prepared
+        },
         seed: args.seed,
     };
     // Fail on a bad workload before starting anything.

@@ -7,6 +7,7 @@ mod bench_cmd;
 mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
+mod workload_cmd;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
         args::Command::Bench(a) => bench_cmd::run(a).await,
+        args::Command::Workload(a) => workload_cmd::run(a).await,
         args::Command::Apply(a) => apply_cmd::apply(a).await,
         args::Command::Rollback(a) => apply_cmd::rollback(a).await,
     }
