@@ -13,9 +13,21 @@
 //! assert_eq!(search.best().map(|(_, v)| v), Some(1200.0));
 //! ```
 
+pub mod acquisition;
+mod bo;
+pub mod design;
+mod error;
+pub mod feasibility;
+pub mod forest;
+pub mod gp;
+mod linalg;
 mod optimizer;
 mod random;
+pub mod space;
 pub mod stats;
 
+pub use bo::{BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS};
+pub use error::{ModelError, Result};
 pub use optimizer::{Observation, Optimizer, Outcome};
 pub use random::RandomSearch;
+pub use space::{DimKind, SearchSpace};
