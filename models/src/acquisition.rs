@@ -7,7 +7,7 @@ const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 /// `h(z) = φ(z) + z Φ(z)`. Returns `-∞` when `σ = 0` and `μ ≤ best` (no improvement is
 /// possible where the model is certain).
 pub fn log_expected_improvement(mean: f64, sd: f64, best: f64) -> f64 {
-    if !(sd > 0.0) || !mean.is_finite() {
+    if sd.is_nan() || sd <= 0.0 || !mean.is_finite() {
         return if mean > best {
             (mean - best).ln()
         } else {

@@ -37,6 +37,10 @@ pub enum SurrogateKind {
     Auto,
 }
 
+/// Continuous coordinates closer than this (in every continuous dimension, with equal
+/// discrete ones) count as the same point.
+const MIN_SEPARATION: f64 = 2e-3;
+
 /// Largest space [`SurrogateKind::Auto`] gives to the GP.
 pub const AUTO_GP_MAX_DIMS: usize = 12;
 
@@ -62,6 +66,9 @@ pub struct BoSettings {
     /// Best candidates refined by local search.
     pub local_starts: usize,
     pub batch: BatchStrategy,
+    /// Give failed trials the worst successful value in the surrogate (besides the
+    /// feasibility model).
+    pub impute_failures: bool,
 }
 
 impl Default for BoSettings {
@@ -74,6 +81,7 @@ impl Default for BoSettings {
             random_candidates: 1000,
             local_starts: 5,
             batch: BatchStrategy::KrigingBeliever,
+            impute_failures: true,
         }
     }
 }
@@ -95,11 +103,7 @@ pub struct BayesOpt {
 /// A fitted surrogate over standardized outputs.
 enum Model {
     Gp(Gp),
-    Forest {
-        forest: Forest,
-        mean: f64,
-        std: f64,
-    },
+    Forest { forest: Forest, mean: f64, std: f64 },
 }
 
 impl Model {
@@ -142,7 +146,9 @@ impl BayesOpt {
             ));
         }
         if settings.forest.trees == 0 {
-            return Err(ModelError::Invalid("forest.trees must be at least 1".into()));
+            return Err(ModelError::Invalid(
+                "forest.trees must be at least 1".into(),
+            ));
         }
         if !(settings.forest.feature_fraction > 0.0 && settings.forest.feature_fraction <= 1.0) {
             return Err(ModelError::Invalid(format!(
@@ -244,19 +250,19 @@ impl BayesOpt {
         );
         self.suggested += 1;
         let (xs, ys, all, ok) = self.data();
-        let point = if self.next_design < self.design.len()
-            && ys.len() < self.settings.initial_points
-        {
-            self.next_design += 1;
-            self.design[self.next_design - 1].clone()
-        } else {
-            let feasibility = Feasibility::new(&self.space, all, ok);
-            match self.model_suggestion(&xs, &ys, &feasibility, &mut rng) {
-                Ok(Some(p)) => p,
-                // Too little data or a numerical failure: explore, avoiding failed regions.
-                Ok(None) | Err(_) => self.random_feasible(&feasibility, &mut rng),
-            }
-        };
+        let point =
+            if self.next_design < self.design.len() && ys.len() < self.settings.initial_points {
+                self.next_design += 1;
+                self.design[self.next_design - 1].clone()
+            } else {
+                let (rx, ry) = self.regression_data(&xs, &ys, &all, &ok);
+                let feasibility = Feasibility::new(&self.space, all, ok);
+                match self.model_suggestion(&rx, &ry, ys.len(), &feasibility, &mut rng) {
+                    Ok(Some(p)) => p,
+                    // Too little data or a numerical failure: explore, avoiding failed regions.
+                    Ok(None) | Err(_) => self.random_feasible(&feasibility, &mut rng),
+                }
+            };
         self.pending.push(point.clone());
         Ok(point)
     }
@@ -285,6 +291,29 @@ impl BayesOpt {
             all.push(p);
         }
         (xs, ys, all, ok)
+    }
+
+    /// The regression data: successes, plus failures imputed with the worst successful value
+    /// (as SMAC does), so the surrogate itself learns that failing regions are bad. The
+    /// feasibility model alone is not enough: log-EI can be thousands of times larger in an
+    /// unexplored failing region than near the incumbent, more than a probability can offset.
+    fn regression_data(
+        &self,
+        xs: &[Vec<f64>],
+        ys: &[f64],
+        all: &[Vec<f64>],
+        ok: &[bool],
+    ) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let mut rx = xs.to_vec();
+        let mut ry = ys.to_vec();
+        if self.settings.impute_failures && !ys.is_empty() {
+            let worst = ys.iter().copied().fold(f64::INFINITY, f64::min);
+            for (p, _) in all.iter().zip(ok).filter(|(_, ok)| !**ok) {
+                rx.push(p.clone());
+                ry.push(worst);
+            }
+        }
+        (rx, ry)
     }
 
     fn fit(&mut self, xs: &[Vec<f64>], ys: &[f64], rng: &mut StdRng) -> Result<Model> {
@@ -317,10 +346,11 @@ impl BayesOpt {
         &mut self,
         xs: &[Vec<f64>],
         ys: &[f64],
+        successes: usize,
         feasibility: &Feasibility,
         rng: &mut StdRng,
     ) -> Result<Option<Vec<f64>>> {
-        if ys.len() < 2 {
+        if successes < 2 {
             return Ok(None);
         }
         let mut model = self.fit(xs, ys, rng)?;
@@ -352,7 +382,9 @@ impl BayesOpt {
             log_expected_improvement(m, s, incumbent) + feasibility.probability(p).ln()
         };
         let taken: Vec<&Vec<f64>> = xs.iter().chain(self.pending.iter()).collect();
-        let is_new = |p: &[f64]| !taken.iter().any(|q| self.space.same(p, q));
+        // A point within MIN_SEPARATION of a measured or pending one would decode to nearly
+        // the same configuration: a wasted trial (OtterTune's users saw repeats).
+        let is_new = |p: &[f64]| !taken.iter().any(|q| self.too_close(p, q));
 
         // Candidates: uniform ones plus perturbations of the best observed points.
         let mut candidates: Vec<Vec<f64>> = (0..self.settings.random_candidates)
@@ -383,7 +415,7 @@ impl BayesOpt {
             }
             starts += 1;
             let (s, p) = self.local_search(p.clone(), *s, &score, &is_new);
-            if best.as_ref().map_or(true, |(b, _)| s > *b) {
+            if best.as_ref().is_none_or(|(b, _)| s > *b) {
                 best = Some((s, p));
             }
         }
@@ -423,10 +455,7 @@ impl BayesOpt {
                     let mut q = p.clone();
                     q[i] = m;
                     let s = score(&q);
-                    if s > value
-                        && best_move.as_ref().map_or(true, |(b, _)| s > *b)
-                        && is_new(&q)
-                    {
+                    if s > value && best_move.as_ref().is_none_or(|(b, _)| s > *b) && is_new(&q) {
                         best_move = Some((s, q));
                     }
                 }
@@ -441,6 +470,18 @@ impl BayesOpt {
             }
         }
         (value, p)
+    }
+
+    fn too_close(&self, a: &[f64], b: &[f64]) -> bool {
+        self.space
+            .kinds()
+            .iter()
+            .zip(a.iter().zip(b))
+            .all(|(k, (&x, &y))| match k {
+                DimKind::Continuous => (x - y).abs() < MIN_SEPARATION,
+                DimKind::Integer { .. } => k.level(x) == k.level(y),
+                DimKind::Categorical { .. } => k.category(x) == k.category(y),
+            })
     }
 
     fn perturb(&self, p: &[f64], scale: f64, rng: &mut StdRng) -> Vec<f64> {

@@ -91,7 +91,9 @@ impl Forest {
             return Err(ModelError::Invalid(format!("non-finite value {bad}")));
         }
         if settings.trees == 0 {
-            return Err(ModelError::Invalid("a forest needs at least one tree".into()));
+            return Err(ModelError::Invalid(
+                "a forest needs at least one tree".into(),
+            ));
         }
         let kinds = space.kinds().to_vec();
         let d = kinds.len();
@@ -167,7 +169,11 @@ impl Tree {
                     right,
                 } => {
                     let c = kinds[*dim].category(p[*dim]);
-                    i = if left_set >> c & 1 == 1 { *left } else { *right };
+                    i = if left_set >> c & 1 == 1 {
+                        *left
+                    } else {
+                        *right
+                    };
                 }
             }
         }
@@ -207,7 +213,7 @@ impl Builder<'_> {
         let mut best: Option<(f64, usize, Split)> = None;
         for &dim in &dims[..k] {
             if let Some((sse, split)) = self.best_split(&idx, dim, rng) {
-                if best.as_ref().map_or(true, |(b, _, _)| sse < *b) {
+                if best.as_ref().is_none_or(|(b, _, _)| sse < *b) {
                     best = Some((sse, dim, split));
                 }
             }
@@ -265,7 +271,9 @@ impl Builder<'_> {
                 })
                 .collect()
         } else {
-            idx.iter().map(|&i| (self.x[i][dim], self.y[i], 0)).collect()
+            idx.iter()
+                .map(|&i| (self.x[i][dim], self.y[i], 0))
+                .collect()
         };
         let mut keyed = keyed;
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
@@ -288,7 +296,7 @@ impl Builder<'_> {
             let nl = (j + 1) as f64;
             let nr = (n - j - 1) as f64;
             let sse = (lsq - ls * ls / nl) + ((total_sq - lsq) - (total - ls).powi(2) / nr);
-            if best.map_or(true, |(b, _)| sse < b - 1e-12) {
+            if best.is_none_or(|(b, _)| sse < b - 1e-12) {
                 best = Some((sse, j));
             }
         }
@@ -346,9 +354,11 @@ mod tests {
 
     #[test]
     fn splits_categories_natively() {
-        let space =
-            SearchSpace::new(vec![DimKind::Categorical { choices: 4 }, DimKind::Continuous])
-                .unwrap();
+        let space = SearchSpace::new(vec![
+            DimKind::Categorical { choices: 4 },
+            DimKind::Continuous,
+        ])
+        .unwrap();
         let cat = DimKind::Categorical { choices: 4 };
         // Choices 1 and 3 are good, 0 and 2 bad: one set split separates them.
         let mut x = Vec::new();

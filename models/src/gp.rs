@@ -137,7 +137,7 @@ impl Gp {
         for s in starts {
             let theta = adam(kinds, x, &ys, s, settings.iterations, min_noise);
             if let Ok((obj, _)) = objective(kinds, x, &ys, &theta, false) {
-                if best.as_ref().map_or(true, |(b, _)| obj > *b) {
+                if best.as_ref().is_none_or(|(b, _)| obj > *b) {
                     best = Some((obj, theta));
                 }
             }
@@ -149,7 +149,12 @@ impl Gp {
     }
 
     /// Fit with given hyperparameters (no optimization): used for fantasized batch points.
-    pub fn with_hyper(space: &SearchSpace, x: &[Vec<f64>], y: &[f64], hyper: &GpHyper) -> Result<Gp> {
+    pub fn with_hyper(
+        space: &SearchSpace,
+        x: &[Vec<f64>],
+        y: &[f64],
+        hyper: &GpHyper,
+    ) -> Result<Gp> {
         let (ys, mean, std) = standardize(x, y)?;
         Gp::build(space, x, ys, mean, std, hyper.clone())
     }
@@ -444,7 +449,11 @@ mod tests {
             let fd = (objective(&kinds, &x, &y, &a, false).unwrap().0
                 - objective(&kinds, &x, &y, &b, false).unwrap().0)
                 / 2e-6;
-            assert!((fd - g[i]).abs() < 1e-4 * (1.0 + fd.abs()), "{i}: {fd} vs {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() < 1e-4 * (1.0 + fd.abs()),
+                "{i}: {fd} vs {}",
+                g[i]
+            );
         }
     }
 }

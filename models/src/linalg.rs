@@ -15,7 +15,10 @@ impl Cholesky {
     /// Factor `a`, adding growing jitter to the diagonal if it is not numerically positive
     /// definite (duplicated points and tiny noise make kernel matrices nearly singular).
     pub fn new_with_jitter(a: &[f64], n: usize) -> Result<Cholesky> {
-        let scale = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max).max(1e-12);
+        let scale = (0..n)
+            .map(|i| a[i * n + i].abs())
+            .fold(0.0, f64::max)
+            .max(1e-12);
         let mut jitter = 0.0;
         for _ in 0..8 {
             if let Some(l) = factor(a, n, jitter) {
@@ -46,11 +49,8 @@ impl Cholesky {
     pub fn solve_upper(&self, b: &mut [f64]) {
         let n = self.n;
         for i in (0..n).rev() {
-            let mut s = b[i];
-            for k in i + 1..n {
-                s -= self.l[k * n + i] * b[k];
-            }
-            b[i] = s / self.l[i * n + i];
+            let s: f64 = (i + 1..n).map(|k| self.l[k * n + i] * b[k]).sum();
+            b[i] = (b[i] - s) / self.l[i * n + i];
         }
     }
 
@@ -62,7 +62,10 @@ impl Cholesky {
 
     /// `log det A`.
     pub fn log_det(&self) -> f64 {
-        (0..self.n).map(|i| self.l[i * self.n + i].ln()).sum::<f64>() * 2.0
+        (0..self.n)
+            .map(|i| self.l[i * self.n + i].ln())
+            .sum::<f64>()
+            * 2.0
     }
 
     /// `A⁻¹` (dense, symmetric).
@@ -102,7 +105,7 @@ fn factor(a: &[f64], n: usize, jitter: f64) -> Option<Vec<f64>> {
             let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
             if i == j {
                 let d = a[i * n + i] + jitter - s;
-                if !(d > 0.0) || !d.is_finite() {
+                if d.is_nan() || d <= 0.0 || !d.is_finite() {
                     return None;
                 }
                 l[i * n + i] = d.sqrt();

@@ -54,7 +54,11 @@ impl DimKind {
         match *self {
             DimKind::Categorical { choices } => {
                 let n = choices.max(1) as usize;
-                let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+                let x = if x.is_finite() {
+                    x.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
                 ((x * n as f64) as usize).min(n - 1)
             }
             _ => 0,
@@ -185,7 +189,10 @@ impl SearchSpace {
 
     /// A uniform random valid point.
     pub fn sample<R: Rng>(&self, rng: &mut R) -> Vec<f64> {
-        self.kinds.iter().map(|k| k.snap(rng.gen::<f64>())).collect()
+        self.kinds
+            .iter()
+            .map(|k| k.snap(rng.gen::<f64>()))
+            .collect()
     }
 
     /// Whether two points decode to the same configuration.
@@ -240,7 +247,10 @@ mod tests {
         let s = SearchSpace::continuous(2);
         assert!(matches!(
             s.snap(&[0.1]),
-            Err(ModelError::Dimension { expected: 2, got: 1 })
+            Err(ModelError::Dimension {
+                expected: 2,
+                got: 1
+            })
         ));
         let mut rng = StdRng::seed_from_u64(1);
         let p = s.sample(&mut rng);
