@@ -71,25 +71,28 @@ impl Cholesky {
     /// `A⁻¹` (dense, symmetric).
     pub fn inverse(&self) -> Vec<f64> {
         let n = self.n;
-        // Invert L (lower triangular), then A⁻¹ = L⁻ᵀ L⁻¹.
-        let mut li = vec![0.0; n * n];
+        // Row j of `u` is column j of L⁻¹ (forward solve of L x = e_j, zero above j), so
+        // A⁻¹ = L⁻ᵀ L⁻¹ has entries (i, j) = Σ_k u[i][k] u[j][k]: dot products of contiguous
+        // rows, which is what keeps this cache-friendly at a few hundred points.
+        let mut u = vec![0.0; n * n];
         for j in 0..n {
-            li[j * n + j] = 1.0 / self.l[j * n + j];
+            let x = &mut u[j * n..(j + 1) * n];
+            x[j] = 1.0 / self.l[j * n + j];
             for i in j + 1..n {
-                let mut s = 0.0;
-                for k in j..i {
-                    s -= self.l[i * n + k] * li[k * n + j];
-                }
-                li[i * n + j] = s / self.l[i * n + i];
+                let row = &self.l[i * n + j..i * n + i];
+                let s: f64 = row.iter().zip(&x[j..i]).map(|(l, v)| l * v).sum();
+                x[i] = -s / self.l[i * n + i];
             }
         }
         let mut inv = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..=i {
-                let mut s = 0.0;
-                for k in i..n {
-                    s += li[k * n + i] * li[k * n + j];
-                }
+                // Non-zeros of row j start at j ≤ i: only k ≥ i contributes.
+                let s: f64 = u[i * n + i..(i + 1) * n]
+                    .iter()
+                    .zip(&u[j * n + i..(j + 1) * n])
+                    .map(|(a, b)| a * b)
+                    .sum();
                 inv[i * n + j] = s;
                 inv[j * n + i] = s;
             }
