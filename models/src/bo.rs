@@ -26,14 +26,16 @@ use crate::{Observation, Optimizer, Outcome};
 /// Which surrogate models the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SurrogateKind {
-    /// Gaussian process: best with few (≲ 12), mostly ordered dimensions.
+    /// Gaussian process: best with few (≲ 12) dimensions.
     Gp,
     /// Random forest (SMAC-like): robust with many, categorical or mixed dimensions.
     Forest,
-    /// [`SurrogateKind::Gp`] when the space has at most [`AUTO_GP_MAX_DIMS`] dimensions and
-    /// at most a quarter of them categorical, [`SurrogateKind::Forest`] otherwise. The rule
-    /// follows the 2022 evaluation of knob tuners (SMAC's forest best on many/mixed knobs,
-    /// GPs best with few continuous ones) and our own benchmarks in `models/RESULTS.md`.
+    /// [`SurrogateKind::Gp`] when the space has at most [`AUTO_GP_MAX_DIMS`] dimensions
+    /// (of any kind) and at most [`AUTO_GP_MAX_OBSERVATIONS`] observations,
+    /// [`SurrogateKind::Forest`] otherwise. In our benchmarks (`models/RESULTS.md`, up to 10
+    /// dimensions, mixed ones included) the GP beat the forest everywhere; the forest takes
+    /// over where the 2022 evaluation of knob tuners found GPs losing (many knobs) and where
+    /// a GP's cubic cost would make suggestions slow.
     Auto,
 }
 
@@ -43,6 +45,10 @@ const MIN_SEPARATION: f64 = 2e-3;
 
 /// Largest space [`SurrogateKind::Auto`] gives to the GP.
 pub const AUTO_GP_MAX_DIMS: usize = 12;
+
+/// Most observations [`SurrogateKind::Auto`] gives to the GP (suggestions stay well under a
+/// second; see the latency table in `models/RESULTS.md`).
+pub const AUTO_GP_MAX_OBSERVATIONS: usize = 300;
 
 /// What to pretend pending (suggested, not yet observed) points gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,9 +216,9 @@ impl BayesOpt {
     pub fn surrogate(&self) -> SurrogateKind {
         match self.settings.surrogate {
             SurrogateKind::Auto => {
-                let d = self.space.dims();
-                let categorical = d - self.space.ordered_dims();
-                if d <= AUTO_GP_MAX_DIMS && categorical * 4 <= d {
+                if self.space.dims() <= AUTO_GP_MAX_DIMS
+                    && self.observations.len() <= AUTO_GP_MAX_OBSERVATIONS
+                {
                     SurrogateKind::Gp
                 } else {
                     SurrogateKind::Forest

@@ -2,10 +2,9 @@
 //!
 //! Matérn 5/2 kernel with one length scale per dimension (ARD), a signal variance and a noise
 //! variance. Outputs are standardized before fitting. Hyperparameters maximize the log
-//! marginal likelihood plus a log-normal prior on the length scales (the dimension-scaled
-//! prior of Hvarfner et al. 2024, which keeps a GP from over-fitting in 10–20 dimensions),
-//! by Adam on log-parameters with analytic gradients, from several starts (the previous fit,
-//! a default and random ones). Jitter rescues nearly singular kernel matrices.
+//! marginal likelihood plus log-normal priors on the length scales and the noise (MAP; see
+//! [`GpSettings`]), by Adam on log-parameters with analytic gradients, from several starts
+//! (the previous fit, fixed and random ones). Jitter rescues nearly singular kernel matrices.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -69,6 +68,15 @@ pub struct GpSettings {
     /// Lower bound on the noise variance (fraction of output variance); raise it for noisy
     /// measurements.
     pub min_noise: f64,
+    /// Normal prior (mean, sd) on the log noise variance (of standardized outputs); `None`
+    /// for a flat prior. Without it a GP fitted to a few points of a peaked function
+    /// explains the peak as noise and then keeps re-sampling the same region.
+    pub log_noise_prior: Option<(f64, f64)>,
+    /// Normal prior (mean, sd) on each log length scale (of unit-cube inputs); `None` for
+    /// the dimension-scaled prior of Hvarfner et al. 2024 (mean √2 + ln(d)/2, sd √3). The
+    /// default, (ln 0.5, 0.75), is close to the Gamma(3, 6) prior BoTorch used for years;
+    /// see `models/RESULTS.md` for how the two compare.
+    pub log_length_scale_prior: Option<(f64, f64)>,
 }
 
 impl Default for GpSettings {
@@ -77,6 +85,8 @@ impl Default for GpSettings {
             restarts: 3,
             iterations: 60,
             min_noise: 1e-6,
+            log_noise_prior: Some((-4.0, 1.0)),
+            log_length_scale_prior: Some((-0.693, 0.75)),
         }
     }
 }
@@ -114,9 +124,12 @@ impl Gp {
         let d = space.dims();
         let kinds = space.kinds();
         let min_noise = settings.min_noise.clamp(1e-6, 1.0).ln();
+        let ls_prior = settings
+            .log_length_scale_prior
+            .unwrap_or((prior_loc(d), PRIOR_SCALE));
         let mut starts: Vec<Vec<f64>> = Vec::new();
         let fixed = |noise: f64| {
-            let mut s = vec![prior_loc(d) - 1.0; d];
+            let mut s = vec![ls_prior.0 - 1.0; d];
             s.extend([0.0, noise.max(min_noise)]);
             s
         };
@@ -137,7 +150,7 @@ impl Gp {
         }
         for _ in 0..random_starts {
             let mut s: Vec<f64> = (0..d)
-                .map(|_| prior_loc(d) - 1.5 + rng.gen::<f64>() * 2.5)
+                .map(|_| ls_prior.0 - 1.5 + rng.gen::<f64>() * 2.5)
                 .collect();
             s.push(rng.gen_range(-1.0..1.0));
             s.push(rng.gen_range(min_noise.max(-9.0)..-1.0f64.max(min_noise)));
@@ -145,8 +158,24 @@ impl Gp {
         }
         let mut best: Option<(f64, Vec<f64>)> = None;
         for s in starts {
-            let theta = adam(kinds, x, &ys, s, iterations, min_noise);
-            if let Ok((obj, _)) = objective(kinds, x, &ys, &theta, false) {
+            let theta = adam(
+                kinds,
+                x,
+                &ys,
+                s,
+                iterations,
+                min_noise,
+                (settings.log_noise_prior, ls_prior),
+            );
+            if let Ok((obj, _)) = objective(
+                kinds,
+                x,
+                &ys,
+                &theta,
+                settings.log_noise_prior,
+                ls_prior,
+                false,
+            ) {
                 if best.as_ref().is_none_or(|(b, _)| obj > *b) {
                     best = Some((obj, theta));
                 }
@@ -291,6 +320,8 @@ fn objective(
     x: &[Vec<f64>],
     y: &[f64],
     theta: &[f64],
+    noise_prior: Option<(f64, f64)>,
+    ls_prior: (f64, f64),
     with_grad: bool,
 ) -> Result<(f64, Vec<f64>)> {
     let d = kinds.len();
@@ -300,12 +331,13 @@ fn objective(
     let mut alpha = y.to_vec();
     chol.solve(&mut alpha);
     let fit: f64 = y.iter().zip(&alpha).map(|(a, b)| a * b).sum();
-    let loc = prior_loc(d);
+    let (loc, scale) = ls_prior;
     let prior: f64 = theta[..d]
         .iter()
-        .map(|l| -0.5 * ((l - loc) / PRIOR_SCALE).powi(2))
+        .map(|l| -0.5 * ((l - loc) / scale).powi(2))
         .sum();
-    let value = -0.5 * fit - 0.5 * chol.log_det() + prior;
+    let noise_term = noise_prior.map_or(0.0, |(m, s)| -0.5 * ((theta[d + 1] - m) / s).powi(2));
+    let value = -0.5 * fit - 0.5 * chol.log_det() + prior + noise_term;
     if !value.is_finite() {
         return Err(ModelError::Numerical("non-finite likelihood".into()));
     }
@@ -343,7 +375,10 @@ fn objective(
         }
     }
     for t in 0..d {
-        grad[t] -= (theta[t] - loc) / (PRIOR_SCALE * PRIOR_SCALE);
+        grad[t] -= (theta[t] - loc) / (scale * scale);
+    }
+    if let Some((m, s)) = noise_prior {
+        grad[d + 1] -= (theta[d + 1] - m) / (s * s);
     }
     Ok((value, grad))
 }
@@ -356,6 +391,7 @@ fn adam(
     mut theta: Vec<f64>,
     iterations: usize,
     min_log_noise: f64,
+    (noise_prior, ls_prior): (Option<(f64, f64)>, (f64, f64)),
 ) -> Vec<f64> {
     let p = theta.len();
     let (b1, b2, lr) = (0.9, 0.999, 0.08);
@@ -366,7 +402,7 @@ fn adam(
     GpHyper::clamp(&mut theta);
     theta[p - 1] = theta[p - 1].max(min_log_noise);
     for t in 1..=iterations {
-        let Ok((value, g)) = objective(kinds, x, y, &theta, true) else {
+        let Ok((value, g)) = objective(kinds, x, y, &theta, noise_prior, ls_prior, true) else {
             break;
         };
         if value > best_value {
@@ -383,7 +419,7 @@ fn adam(
         GpHyper::clamp(&mut theta);
         theta[p - 1] = theta[p - 1].max(min_log_noise);
     }
-    if let Ok((value, _)) = objective(kinds, x, y, &theta, false) {
+    if let Ok((value, _)) = objective(kinds, x, y, &theta, noise_prior, ls_prior, false) {
         if value > best_value {
             best = theta;
         }
@@ -450,14 +486,19 @@ mod tests {
         ];
         let y = vec![0.3, -1.0, 0.5, 0.2];
         let theta = vec![-0.5, 0.2, 0.1, -3.0];
-        let (_, g) = objective(&kinds, &x, &y, &theta, true).unwrap();
+        let (_, g) =
+            objective(&kinds, &x, &y, &theta, Some((-4.0, 1.0)), (0.5, 1.7), true).unwrap();
         for i in 0..theta.len() {
             let mut a = theta.clone();
             let mut b = theta.clone();
             a[i] += 1e-6;
             b[i] -= 1e-6;
-            let fd = (objective(&kinds, &x, &y, &a, false).unwrap().0
-                - objective(&kinds, &x, &y, &b, false).unwrap().0)
+            let fd = (objective(&kinds, &x, &y, &a, Some((-4.0, 1.0)), (0.5, 1.7), false)
+                .unwrap()
+                .0
+                - objective(&kinds, &x, &y, &b, Some((-4.0, 1.0)), (0.5, 1.7), false)
+                    .unwrap()
+                    .0)
                 / 2e-6;
             assert!(
                 (fd - g[i]).abs() < 1e-4 * (1.0 + fd.abs()),

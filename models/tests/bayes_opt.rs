@@ -179,7 +179,7 @@ fn finds_the_optimum_of_a_smooth_function_better_than_random_search() {
 }
 
 #[test]
-fn auto_picks_gp_for_few_ordered_dims_and_forest_otherwise() {
+fn auto_picks_gp_for_few_dims_and_forest_for_many() {
     let auto = |kinds| {
         BayesOpt::new(SearchSpace::new(kinds).unwrap(), BoSettings::default(), 0)
             .unwrap()
@@ -189,5 +189,5 @@ fn auto_picks_gp_for_few_ordered_dims_and_forest_otherwise() {
     assert_eq!(auto(vec![DimKind::Continuous; 20]), SurrogateKind::Forest);
     let mut kinds = vec![DimKind::Continuous; 2];
     kinds.extend([DimKind::Categorical { choices: 3 }; 2]);
-    assert_eq!(auto(kinds), SurrogateKind::Forest);
+    assert_eq!(auto(kinds), SurrogateKind::Gp);
 }
