@@ -20,6 +20,7 @@ mod error;
 pub mod feasibility;
 pub mod forest;
 pub mod gp;
+pub mod importance;
 mod linalg;
 mod optimizer;
 mod random;
