@@ -21,6 +21,7 @@ pub mod feasibility;
 pub mod forest;
 pub mod gp;
 pub mod importance;
+pub mod index;
 mod linalg;
 mod optimizer;
 mod random;
