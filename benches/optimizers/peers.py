@@ -56,6 +56,24 @@ def mixed(v):
             + K0[k0] + K1[k1] + (0.5 * c0 if k1 == 2 else 0.0))
 
 
+def mixed30(v):
+    f = 0.0
+    for i in range(20):
+        weight = 4.0 if i < 4 else 0.05
+        f += weight * (v[i] - (0.1 + 0.04 * i)) ** 2
+    for i in range(5):
+        f += (0.05 if i == 0 else 0.002) * (v[20 + i] - 3) ** 2
+    for i in range(5):
+        f += (1.0 if i == 0 else 0.05) * [0.5, 0.0, 1.0][v[25 + i]]
+    return f
+
+
+def mixed30_params(trial):
+    return ([trial.suggest_float(f"c{i}", 0.0, 1.0) for i in range(20)]
+            + [trial.suggest_int(f"i{i}", 0, 10) for i in range(5)]
+            + [trial.suggest_categorical(f"k{i}", [0, 1, 2]) for i in range(5)])
+
+
 def continuous(d):
     return lambda trial: [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(d)]
 
@@ -71,6 +89,7 @@ PROBLEMS = [
     ("hartmann6", continuous(6), hartmann6, -3.32236801141551),
     ("rosenbrock10", continuous(10), rosenbrock10, 0.0),
     ("mixed6", mixed_params, mixed, 0.0),
+    ("mixed30", mixed30_params, mixed30, 0.0),
 ]
 
 

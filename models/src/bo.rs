@@ -392,10 +392,11 @@ impl BayesOpt {
         // the same configuration: a wasted trial (OtterTune's users saw repeats).
         let is_new = |p: &[f64]| !taken.iter().any(|q| self.too_close(p, q));
 
-        // Candidates: uniform ones plus perturbations of the best observed points.
-        let mut candidates: Vec<Vec<f64>> = (0..self.settings.random_candidates)
-            .map(|_| self.space.sample(rng))
-            .collect();
+        // Candidates: perturbations of the best observed points, then uniform ones. The
+        // order matters for a forest, whose acquisition is piecewise constant: among equal
+        // scores the (stable) sort keeps the earlier candidate, so ties go to points near
+        // the best observations rather than anywhere in a large leaf.
+        let mut candidates: Vec<Vec<f64>> = Vec::new();
         let mut order: Vec<usize> = (0..ys.len()).collect();
         order.sort_by(|&a, &b| ys[b].total_cmp(&ys[a]));
         for &i in order.iter().take(5) {
@@ -404,6 +405,7 @@ impl BayesOpt {
                 candidates.push(self.perturb(&xs[i], scale, rng));
             }
         }
+        candidates.extend((0..self.settings.random_candidates).map(|_| self.space.sample(rng)));
         let mut scored: Vec<(f64, Vec<f64>)> = candidates
             .into_iter()
             .map(|p| (score(&p), p))

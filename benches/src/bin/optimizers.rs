@@ -7,7 +7,7 @@
 //! same functions with the same protocol.
 //!
 //! ```text
-//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50]
+//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50] [--methods gp,rf,random]
 //! cargo run --release -p benches --bin optimizers -- latency
 //! ```
 
@@ -88,6 +88,28 @@ fn mixed(u: &[f64]) -> f64 {
         + if k1 == 2 { 0.5 * c0 } else { 0.0 }
 }
 
+/// 30 dimensions as a knob space looks: 20 continuous, 5 integer (11 levels), 5 categorical
+/// (3 choices); a few dimensions matter a lot, most hardly at all. Minimum 0.
+fn mixed30(u: &[f64]) -> f64 {
+    let mut f = 0.0;
+    for (i, x) in u[..20].iter().enumerate() {
+        let weight = if i < 4 { 4.0 } else { 0.05 };
+        let target = 0.1 + 0.04 * i as f64;
+        f += weight * (x - target).powi(2);
+    }
+    for (i, x) in u[20..25].iter().enumerate() {
+        let level = DimKind::Integer { levels: 11 }.level(*x) as f64;
+        let weight = if i == 0 { 0.05 } else { 0.002 };
+        f += weight * (level - 3.0).powi(2);
+    }
+    for (i, x) in u[25..30].iter().enumerate() {
+        let c = DimKind::Categorical { choices: 3 }.category(*x);
+        let weight = if i == 0 { 1.0 } else { 0.05 };
+        f += weight * [0.5, 0.0, 1.0][c];
+    }
+    f
+}
+
 fn problems() -> Vec<Problem> {
     vec![
         Problem {
@@ -119,6 +141,17 @@ fn problems() -> Vec<Problem> {
                 DimKind::Categorical { choices: 3 },
             ],
             f: mixed,
+            optimum: 0.0,
+        },
+        Problem {
+            name: "mixed30",
+            kinds: [
+                vec![DimKind::Continuous; 20],
+                vec![DimKind::Integer { levels: 11 }; 5],
+                vec![DimKind::Categorical { choices: 3 }; 5],
+            ]
+            .concat(),
+            f: mixed30,
             optimum: 0.0,
         },
     ]
@@ -205,7 +238,7 @@ fn fmt(v: f64) -> String {
     }
 }
 
-fn regret(seeds: u64, evals: usize, only: Option<&str>) -> Result<()> {
+fn regret(seeds: u64, evals: usize, only: Option<&str>, methods: &[Method]) -> Result<()> {
     println!("| function | noise | method | regret@20 median [q1, q3] | regret@{evals} median [q1, q3] | s/run |");
     println!("|---|---|---|---|---|---|");
     for problem in problems() {
@@ -213,7 +246,7 @@ fn regret(seeds: u64, evals: usize, only: Option<&str>) -> Result<()> {
             continue;
         }
         for noise in [0.0, 0.05] {
-            for method in [Method::Gp, Method::Forest, Method::Random] {
+            for method in methods.iter().copied() {
                 let started = Instant::now();
                 let mut at20 = Vec::new();
                 let mut at_end = Vec::new();
@@ -308,8 +341,22 @@ fn main() -> Result<()> {
         bail!("--evals must be at least 20, got {evals}");
     }
     match args.first().map(String::as_str) {
-        Some("regret") => regret(seeds, evals, value("--only").as_deref()),
+        Some("regret") => {
+            let methods: Vec<Method> = match value("--methods") {
+                None => vec![Method::Gp, Method::Forest, Method::Random],
+                Some(list) => list
+                    .split(',')
+                    .map(|m| match m {
+                        "gp" => Ok(Method::Gp),
+                        "rf" => Ok(Method::Forest),
+                        "random" => Ok(Method::Random),
+                        other => bail!("unknown method {other:?}; use gp, rf or random"),
+                    })
+                    .collect::<Result<_>>()?,
+            };
+            regret(seeds, evals, value("--only").as_deref(), &methods)
+        }
         Some("latency") => latency(),
-        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] | latency"),
+        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] | latency"),
     }
 }
