@@ -46,6 +46,10 @@ def rosenbrock10(u):
     return sum(100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2 for i in range(9))
 
 
+def styblinski8(u):
+    return sum(0.5 * (x ** 4 - 16.0 * x * x + 5.0 * x) for x in (-5.0 + 10.0 * v for v in u))
+
+
 K0 = [0.0, 0.5, 1.0, 0.2]
 K1 = [0.3, 0.0, 0.6]
 
@@ -88,6 +92,7 @@ PROBLEMS = [
     ("branin", continuous(2), branin, 0.397887357729738),
     ("hartmann6", continuous(6), hartmann6, -3.32236801141551),
     ("rosenbrock10", continuous(10), rosenbrock10, 0.0),
+    ("styblinski8", continuous(8), styblinski8, -39.16616570377141 * 8),
     ("mixed6", mixed_params, mixed, 0.0),
     ("mixed30", mixed30_params, mixed30, 0.0),
 ]

@@ -110,6 +110,17 @@ fn mixed30(u: &[f64]) -> f64 {
     f
 }
 
+/// Styblinski–Tang in 8 dimensions over [-5, 5]^8. Added after the GP priors were chosen
+/// (on the other functions), as a held-out check.
+fn styblinski8(u: &[f64]) -> f64 {
+    u.iter()
+        .map(|v| {
+            let x = -5.0 + 10.0 * v;
+            0.5 * (x.powi(4) - 16.0 * x * x + 5.0 * x)
+        })
+        .sum()
+}
+
 fn problems() -> Vec<Problem> {
     vec![
         Problem {
@@ -129,6 +140,12 @@ fn problems() -> Vec<Problem> {
             kinds: vec![DimKind::Continuous; 10],
             f: rosenbrock10,
             optimum: 0.0,
+        },
+        Problem {
+            name: "styblinski8",
+            kinds: vec![DimKind::Continuous; 8],
+            f: styblinski8,
+            optimum: -39.166_165_703_771_41 * 8.0,
         },
         Problem {
             name: "mixed6",
