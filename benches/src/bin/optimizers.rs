@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use models::forest::ForestSettings;
 use models::{
     BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace, SurrogateKind,
 };
@@ -192,7 +193,14 @@ impl Method {
 }
 
 /// Regret after each evaluation of one run.
-fn run(problem: &Problem, method: Method, noise: f64, seed: u64, evals: usize) -> Result<Vec<f64>> {
+fn run(
+    problem: &Problem,
+    method: Method,
+    noise: f64,
+    seed: u64,
+    evals: usize,
+    forest: &ForestSettings,
+) -> Result<Vec<f64>> {
     let space = SearchSpace::new(problem.kinds.clone())?;
     let mut opt: Box<dyn Optimizer> = match method {
         Method::Random => Box::new(RandomSearch::new(space.dims(), seed)),
@@ -203,6 +211,7 @@ fn run(problem: &Problem, method: Method, noise: f64, seed: u64, evals: usize) -
                 } else {
                     SurrogateKind::Forest
                 },
+                forest: *forest,
                 ..BoSettings::default()
             };
             Box::new(BayesOpt::new(space.clone(), settings, seed)?)
@@ -255,7 +264,13 @@ fn fmt(v: f64) -> String {
     }
 }
 
-fn regret(seeds: u64, evals: usize, only: Option<&str>, methods: &[Method]) -> Result<()> {
+fn regret(
+    seeds: u64,
+    evals: usize,
+    only: Option<&str>,
+    methods: &[Method],
+    forest: &ForestSettings,
+) -> Result<()> {
     println!("| function | noise | method | regret@20 median [q1, q3] | regret@{evals} median [q1, q3] | s/run |");
     println!("|---|---|---|---|---|---|");
     for problem in problems() {
@@ -268,7 +283,7 @@ fn regret(seeds: u64, evals: usize, only: Option<&str>, methods: &[Method]) -> R
                 let mut at20 = Vec::new();
                 let mut at_end = Vec::new();
                 for seed in 0..seeds {
-                    let r = run(&problem, method, noise, seed, evals)
+                    let r = run(&problem, method, noise, seed, evals, forest)
                         .with_context(|| format!("{} seed {seed}", problem.name))?;
                     at20.push(r[19.min(r.len() - 1)]);
                     at_end.push(r[r.len() - 1]);
@@ -371,7 +386,15 @@ fn main() -> Result<()> {
                     })
                     .collect::<Result<_>>()?,
             };
-            regret(seeds, evals, value("--only").as_deref(), &methods)
+            // Forest settings other than the defaults, for experiments.
+            let mut forest = ForestSettings::default();
+            if let Some(v) = value("--rf-min-split") {
+                forest.min_samples_split = v.parse()?;
+            }
+            if let Some(v) = value("--rf-features") {
+                forest.feature_fraction = v.parse()?;
+            }
+            regret(seeds, evals, value("--only").as_deref(), &methods, &forest)
         }
         Some("latency") => latency(),
         _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] | latency"),
