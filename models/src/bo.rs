@@ -5,6 +5,10 @@
 //! the next suggestion fantasizes their outcomes (kriging believer or constant liar), so
 //! several trials can run in parallel without proposing the same point.
 //!
+//! Warm start (e.g. from the most similar past workload, see [`crate::metrics`]): observe
+//! its points before the first suggestion; once `initial_points` successes are known the
+//! initial design is skipped.
+//!
 //! The whole state (settings, observations, pending points, the design, the last GP
 //! hyperparameters, counters) is serde-serializable; a session resumed from it continues with
 //! exactly the suggestions it would have made. Each suggestion uses its own RNG seeded from
@@ -244,7 +248,7 @@ impl BayesOpt {
     }
 
     /// `q` suggestions to run in parallel (all become pending).
-    pub fn suggest_batch(&mut self, q: usize) -> Result<Vec<Vec<f64>>> {
+    pub fn try_suggest_batch(&mut self, q: usize) -> Result<Vec<Vec<f64>>> {
         (0..q).map(|_| self.try_suggest()).collect()
     }
 

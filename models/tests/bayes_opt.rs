@@ -70,6 +70,25 @@ fn same_seed_same_suggestions_other_seed_other_ones() {
 }
 
 #[test]
+fn warm_start_from_past_observations_skips_the_initial_design() {
+    let space = SearchSpace::continuous(2);
+    let mut o = BayesOpt::new(space, settings(SurrogateKind::Gp), 1).unwrap();
+    let mut rng_points = RandomSearch::new(2, 77);
+    for _ in 0..12 {
+        let p = rng_points.suggest();
+        let v = -(p[0] - 0.3).powi(2) - (p[1] - 0.8).powi(2);
+        o.observe(p, Outcome::Value(v));
+    }
+    // The next suggestion is model-based, not one of the design points.
+    let p = o.suggest();
+    let mut fresh =
+        BayesOpt::new(SearchSpace::continuous(2), settings(SurrogateKind::Gp), 1).unwrap();
+    let design: Vec<Vec<f64>> = (0..10).map(|_| fresh.suggest()).collect();
+    assert!(!design.contains(&p), "{p:?} is a design point");
+    assert!(o.gp_hyper().is_some(), "no model was fitted");
+}
+
+#[test]
 fn known_good_points_come_first() {
     let known = vec![vec![0.3, 0.52, 0.1, 0.9]];
     let mut o = BayesOpt::with_known_points(mixed(), BoSettings::default(), 3, known).unwrap();
@@ -117,7 +136,7 @@ fn batches_are_distinct_and_pending_points_clear_on_observe() {
             o.observe(p, Outcome::Value(v));
         }
         assert!(o.pending().is_empty());
-        let q = o.suggest_batch(4).unwrap();
+        let q = o.try_suggest_batch(4).unwrap();
         assert_eq!(o.pending().len(), 4);
         for i in 0..4 {
             for j in 0..i {
@@ -129,6 +148,10 @@ fn batches_are_distinct_and_pending_points_clear_on_observe() {
             o.observe(p, Outcome::Value(0.0));
         }
         assert!(o.pending().is_empty());
+        // The trait's batch goes through the same pending bookkeeping.
+        let q = Optimizer::suggest_batch(&mut o, 2);
+        assert_eq!((q.len(), o.pending().len()), (2, 2));
+        assert_ne!(q[0], q[1]);
     }
 }
 
