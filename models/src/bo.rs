@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::acquisition::log_expected_improvement;
+use crate::acquisition::{log_expected_improvement, upper_confidence_bound};
 use crate::design::latin_hypercube;
 use crate::error::{ModelError, Result};
 use crate::feasibility::Feasibility;
@@ -63,10 +63,22 @@ pub enum BatchStrategy {
     ConstantLiar,
 }
 
+/// Acquisition function.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Acquisition {
+    /// Log expected improvement over the best posterior mean at an observed point, plus the
+    /// log probability of feasibility (EI × P(feasible)).
+    LogEi,
+    /// Upper confidence bound `μ + β σ` (standardized units) plus the log probability of
+    /// feasibility as a penalty (OtterTune's public code uses a confidence bound).
+    Ucb { beta: f64 },
+}
+
 /// Settings of [`BayesOpt`], checked by [`BayesOpt::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoSettings {
     pub surrogate: SurrogateKind,
+    pub acquisition: Acquisition,
     /// Size of the initial design (known-good points count towards it).
     pub initial_points: usize,
     pub gp: GpSettings,
@@ -85,6 +97,7 @@ impl Default for BoSettings {
     fn default() -> Self {
         BoSettings {
             surrogate: SurrogateKind::Auto,
+            acquisition: Acquisition::LogEi,
             initial_points: 10,
             gp: GpSettings::default(),
             forest: ForestSettings::default(),
@@ -154,6 +167,13 @@ impl BayesOpt {
             return Err(ModelError::Invalid(
                 "random_candidates must be at least 1".into(),
             ));
+        }
+        if let Acquisition::Ucb { beta } = settings.acquisition {
+            if !(beta.is_finite() && beta >= 0.0) {
+                return Err(ModelError::Invalid(format!(
+                    "UCB beta must be a finite number ≥ 0, got {beta}"
+                )));
+            }
         }
         if settings.forest.trees == 0 {
             return Err(ModelError::Invalid(
@@ -387,9 +407,14 @@ impl BayesOpt {
             .iter()
             .map(|p| model.predict(p).0)
             .fold(f64::NEG_INFINITY, f64::max);
+        let acquisition = self.settings.acquisition;
         let score = |p: &[f64]| {
             let (m, s) = model.predict(p);
-            log_expected_improvement(m, s, incumbent) + feasibility.probability(p).ln()
+            let a = match acquisition {
+                Acquisition::LogEi => log_expected_improvement(m, s, incumbent),
+                Acquisition::Ucb { beta } => upper_confidence_bound(m, s, beta),
+            };
+            a + feasibility.probability(p).ln()
         };
         let taken: Vec<&Vec<f64>> = xs.iter().chain(self.pending.iter()).collect();
         // A point within MIN_SEPARATION of a measured or pending one would decode to nearly

@@ -67,7 +67,8 @@ pub mod space;
 pub mod stats;
 
 pub use bo::{
-    BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS, AUTO_GP_MAX_OBSERVATIONS,
+    Acquisition, BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS,
+    AUTO_GP_MAX_OBSERVATIONS,
 };
 pub use error::{ModelError, Result};
 pub use optimizer::{Observation, Optimizer, Outcome};

@@ -3,8 +3,8 @@
 //! batches, and that it optimizes.
 
 use models::{
-    BatchStrategy, BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace,
-    SurrogateKind,
+    Acquisition, BatchStrategy, BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch,
+    SearchSpace, SurrogateKind,
 };
 
 fn mixed() -> SearchSpace {
@@ -199,6 +199,27 @@ fn finds_the_optimum_of_a_smooth_function_better_than_random_search() {
             assert!(ours > -1e-3, "{ours}");
         }
     }
+}
+
+#[test]
+fn ucb_works_and_bad_beta_is_refused() {
+    let s = BoSettings {
+        acquisition: Acquisition::Ucb { beta: 2.0 },
+        ..settings(SurrogateKind::Gp)
+    };
+    let mut o = BayesOpt::new(SearchSpace::continuous(2), s.clone(), 4).unwrap();
+    for _ in 0..25 {
+        let p = o.suggest();
+        let v = -(p[0] - 0.7).powi(2) - (p[1] - 0.2).powi(2);
+        o.observe(p, Outcome::Value(v));
+    }
+    assert!(o.best().unwrap().1 > -5e-3);
+    let bad = BoSettings {
+        acquisition: Acquisition::Ucb { beta: f64::NAN },
+        ..s
+    };
+    let e = BayesOpt::new(SearchSpace::continuous(2), bad, 4).unwrap_err();
+    assert!(e.to_string().contains("NaN"), "{e}");
 }
 
 #[test]
