@@ -235,3 +235,42 @@ fn auto_picks_gp_for_few_dims_and_forest_for_many() {
     kinds.extend([DimKind::Categorical { choices: 3 }; 2]);
     assert_eq!(auto(kinds), SurrogateKind::Gp);
 }
+
+#[test]
+fn degenerate_sessions_still_give_valid_points() {
+    // A space with 4 configurations, all tried: suggestions repeat but stay valid.
+    let space = SearchSpace::new(vec![
+        DimKind::Categorical { choices: 2 },
+        DimKind::Integer { levels: 2 },
+        DimKind::Integer { levels: 1 },
+    ])
+    .unwrap();
+    for surrogate in [SurrogateKind::Gp, SurrogateKind::Forest] {
+        let s = BoSettings {
+            initial_points: 2,
+            ..settings(surrogate)
+        };
+        let mut o = BayesOpt::new(space.clone(), s, 2).unwrap();
+        for i in 0..12 {
+            let p = o.suggest();
+            assert_eq!(space.snap(&p).unwrap(), p);
+            // Constant values, NaN and failures mixed in.
+            let outcome = match i % 4 {
+                0 => Outcome::Value(5.0),
+                1 => Outcome::Value(f64::NAN),
+                2 => Outcome::Failed("timeout".into()),
+                _ => Outcome::Value(5.0),
+            };
+            o.observe(p, outcome);
+        }
+        assert_eq!(o.best().unwrap().1, 5.0);
+    }
+    // Every trial failing: still valid suggestions, and no best.
+    let mut o = BayesOpt::new(mixed(), settings(SurrogateKind::Gp), 3).unwrap();
+    for _ in 0..15 {
+        let p = o.suggest();
+        assert_eq!(mixed().snap(&p).unwrap(), p);
+        o.observe(p, Outcome::Failed("crash".into()));
+    }
+    assert!(o.best().is_none());
+}
