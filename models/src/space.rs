@@ -8,6 +8,19 @@
 //!   followed by rounding yields level `i`;
 //! - a categorical dimension with `n` choices uses the cell centres `(i + 0.5) / n`, and any
 //!   `x` decodes to `floor(x * n)` (a boolean knob is a categorical dimension with 2 choices).
+//!
+//! Building it from a `knobs::Space` (in the agent, which depends on both crates):
+//!
+//! ```text
+//! Bool                                   -> Categorical { choices: 2 }
+//! Enum { values }                        -> Categorical { choices: values.len() }
+//! Integer, linear range, not bytes,
+//!   high - low + 1 <= 64                 -> Integer { levels: high - low + 1 }
+//! any other Integer, Real                -> Continuous
+//! ```
+//!
+//! (Log-scaled or byte-sized integer knobs are rounded by `knobs` after decoding, so their
+//! levels are not evenly spaced in `[0, 1]`: treat them as continuous.)
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
