@@ -24,6 +24,13 @@ pub trait Optimizer {
     fn observe(&mut self, point: Vec<f64>, outcome: Outcome);
     fn observations(&self) -> &[Observation];
 
+    /// `q` points to run in parallel before any of them is observed. Optimizers that track
+    /// pending points (like [`crate::BayesOpt`]) spread them out; the default just asks `q`
+    /// times.
+    fn suggest_batch(&mut self, q: usize) -> Vec<Vec<f64>> {
+        (0..q).map(|_| self.suggest()).collect()
+    }
+
     /// The best successful observation so far.
     fn best(&self) -> Option<(&[f64], f64)> {
         self.observations()
