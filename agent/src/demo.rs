@@ -13,7 +13,7 @@ use knobs::{
     catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions,
 };
 use models::stats::{bootstrap_ratio, Summary};
-use models::{Optimizer, Outcome, RandomSearch};
+use models::{BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace};
 use mysql_async::prelude::Queryable;
 use reports::{Figure, KnobSetting, Report, TrialRecord, TrialStatus, Validation, Verdict};
 use workloads::builtin::Builtin;
@@ -41,6 +41,43 @@ pub struct DemoOptions {
     pub clients: usize,
     /// Data set size (branches of 100,000 accounts); default by run length.
     pub scale: Option<u32>,
+    pub optimizer: OptimizerChoice,
+}
+
+/// Which optimizer proposes the trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerChoice {
+    /// Bayesian optimization (GP or random forest, chosen by the space), seeded with the
+    /// heuristic configuration.
+    Bayes,
+    /// Uniform random search: the baseline.
+    Random,
+}
+
+/// The optimizer's view of a knob space: booleans and enums are categorical, small linear
+/// integer ranges are integer levels, the rest continuous (as `models::space` documents).
+pub fn search_space(space: &Space) -> Result<SearchSpace> {
+    let kinds = space
+        .dimensions()
+        .iter()
+        .map(|d| match (&d.knob.kind, d.range) {
+            (knobs::KnobKind::Bool, _) => DimKind::Categorical { choices: 2 },
+            (knobs::KnobKind::Enum { values }, _) => DimKind::Categorical {
+                choices: values.len() as u32,
+            },
+            (knobs::KnobKind::Integer { unit, .. }, Some(r))
+                if r.scale == knobs::Scale::Linear
+                    && *unit != knobs::Unit::Bytes
+                    && r.high - r.low + 1.0 <= 64.0 =>
+            {
+                DimKind::Integer {
+                    levels: (r.high - r.low + 1.0) as u32,
+                }
+            }
+            _ => DimKind::Continuous,
+        })
+        .collect();
+    Ok(SearchSpace::new(kinds)?)
 }
 
 /// The finished demo.
@@ -184,7 +221,7 @@ pub async fn run(
     })?;
     let heuristic_config = safe_only(&heuristic.config, &catalog);
     progress.set_message("measuring the heuristic configuration");
-    let (mut heuristic_record, _, cost) = evaluate(
+    let (mut heuristic_record, heuristic_outcome, cost) = evaluate(
         &mut run,
         1,
         &heuristic_config,
@@ -198,7 +235,16 @@ pub async fn run(
     trials.push((heuristic_record, heuristic_config));
 
     // Random search.
-    let mut optimizer = RandomSearch::new(space.dims(), options.seed);
+    let mut optimizer: Box<dyn Optimizer> = match options.optimizer {
+        OptimizerChoice::Random => Box::new(RandomSearch::new(space.dims(), options.seed)),
+        OptimizerChoice::Bayes => {
+            // The heuristic's measurement, at its values of the searched knobs, is the model's
+            // first observation (its other knobs are not in the space, so this is a hint).
+            let mut bo = BayesOpt::new(search_space(&space)?, BoSettings::default(), options.seed)?;
+            bo.observe(space.encode(&trials[0].1), heuristic_outcome.clone());
+            Box::new(bo)
+        }
+    };
     let mut attempts = 0;
     loop {
         let measured = trials
@@ -301,7 +347,10 @@ pub async fn run(
             .iter()
             .map(|d| d.knob.name.clone())
             .collect(),
-        optimizer: "random search".into(),
+        optimizer: match options.optimizer {
+            OptimizerChoice::Bayes => "Bayesian optimization (GP or random forest by space size), seeded with the heuristic configuration".into(),
+            OptimizerChoice::Random => "random search".into(),
+        },
         seed: options.seed,
         elapsed_secs: started.elapsed().as_secs_f64(),
         measure_secs: window.as_secs_f64(),

@@ -204,9 +204,20 @@ pub struct DemoArgs {
     /// Data set scale (100,000 accounts per unit); default 10, or 4 for runs under 3 minutes.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub scale: Option<u32>,
+    /// Which optimizer proposes the trials.
+    #[arg(long, value_enum, default_value = "bayes")]
+    pub optimizer: OptimizerArg,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Bayesian optimization (GP or random forest), seeded with the heuristic configuration.
+    Bayes,
+    /// Uniform random search (the baseline).
+    Random,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         seed: args.seed,
         clients: args.clients as usize,
         scale: args.scale,
+        optimizer: match args.optimizer {
+            super::args::OptimizerArg::Bayes => crate::demo::OptimizerChoice::Bayes,
+            super::args::OptimizerArg::Random => crate::demo::OptimizerChoice::Random,
+        },
     };
     let hardware = crate::hardware::detect();
     let budget = u64::from(args.minutes) * 60;
