@@ -410,19 +410,12 @@ async fn evaluate(
     if let Err(e) = MemoryEstimate::of(run.staging.engine(), config, catalog).check(budget_bytes) {
         progress.println(format!("trial {id}: rejected before it was tried: {e}"));
         let reason = e.to_string();
-        return Ok((
-            record(
-                id,
-                config,
-                None,
-                catalog,
-                TrialStatus::Rejected {
-                    reason: reason.clone(),
-                },
-                None,
-                false,
-            ),
-            Outcome::Failed(reason),
+        return Ok(not_measured(
+            id,
+            config,
+            catalog,
+            TrialStatus::Rejected { reason },
+            false,
             Duration::ZERO,
         ));
     }
@@ -430,20 +423,14 @@ async fn evaluate(
         Ok(applied) => applied,
         Err(e) if e.is_infeasible() => {
             progress.println(format!("trial {id}: {e}"));
-            let reason = e.to_string();
-            return Ok((
-                record(
-                    id,
-                    config,
-                    None,
-                    catalog,
-                    TrialStatus::Failed {
-                        reason: reason.clone(),
-                    },
-                    None,
-                    true,
-                ),
-                Outcome::Failed(reason),
+            return Ok(not_measured(
+                id,
+                config,
+                catalog,
+                TrialStatus::Failed {
+                    reason: e.to_string(),
+                },
+                true,
                 started.elapsed(),
             ));
         }
@@ -491,6 +478,26 @@ async fn evaluate(
         outcome,
         started.elapsed(),
     ))
+}
+
+/// The record and optimizer outcome of a trial that was refused or failed before measuring.
+fn not_measured(
+    id: usize,
+    config: &Config,
+    catalog: &[Knob],
+    status: TrialStatus,
+    restarted: bool,
+    cost: Duration,
+) -> (TrialRecord, Outcome, Duration) {
+    let reason = match &status {
+        TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => reason.clone(),
+        TrialStatus::Measured => String::new(),
+    };
+    (
+        record(id, config, None, catalog, status, None, restarted),
+        Outcome::Failed(reason),
+        cost,
+    )
 }
 
 /// A configuration without knobs that cost durability (heuristics never need them).

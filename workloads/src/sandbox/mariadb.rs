@@ -31,22 +31,7 @@ pub(crate) fn init(dir: &Path) -> Result<(), SandboxError> {
         command.arg("--user=root");
     }
     command.current_dir(dir).stdin(Stdio::null());
-    let out = command.output().map_err(|e| SandboxError::Init {
-        step: "mariadb-install-db".into(),
-        detail: e.to_string(),
-    })?;
-    if !out.status.success() {
-        let detail = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return Err(SandboxError::Init {
-            step: "mariadb-install-db".into(),
-            detail: detail.trim().to_string(),
-        });
-    }
-    Ok(())
+    super::run_init(command, "mariadb-install-db")
 }
 
 pub(crate) fn command(

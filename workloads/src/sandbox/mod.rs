@@ -285,6 +285,26 @@ impl Drop for Sandbox {
     }
 }
 
+/// Run an initialization tool (initdb, mariadb-install-db); its output is the error.
+pub(crate) fn run_init(mut command: std::process::Command, step: &str) -> Result<(), SandboxError> {
+    let out = command.output().map_err(|e| SandboxError::Init {
+        step: step.into(),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        let detail = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(SandboxError::Init {
+            step: step.into(),
+            detail: detail.trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The lines of the server log since `offset` that explain a failure: errors if there are
 /// any, else the last lines.
 fn log_excerpt(path: &Path, offset: u64) -> String {

@@ -48,22 +48,7 @@ pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError
         ])
         .stdin(Stdio::null());
     as_user(&mut command, dir, run_as);
-    let out = command.output().map_err(|e| SandboxError::Init {
-        step: "initdb".into(),
-        detail: e.to_string(),
-    })?;
-    if !out.status.success() {
-        let detail = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return Err(SandboxError::Init {
-            step: "initdb".into(),
-            detail: detail.trim().to_string(),
-        });
-    }
-    Ok(())
+    super::run_init(command, "initdb")
 }
 
 pub(crate) fn command(
