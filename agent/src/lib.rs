@@ -5,6 +5,8 @@ pub mod cli;
 pub mod demo;
 mod error;
 pub mod hardware;
+pub mod repository;
 pub mod staging;
+pub mod telemetry;
 
 pub use error::BadInput;
