@@ -317,3 +317,40 @@ async fn mariadb_without_performance_schema_says_how_to_enable_it() {
     assert!(n.fix.contains("performance_schema=ON"), "{n:?}");
     assert!(s.counters.contains_key("global_status/Com_commit"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_keeps_one_scrape_in_flight_and_stops_on_shutdown() {
+    use agent::telemetry::watch::{watch, WatchEvent};
+    let sandbox = start(Engine::Postgres, &[]).await;
+    let config = TelemetryConfig {
+        // Slow scrapes on purpose: ten samples 20 ms apart take ~200 ms.
+        wait_samples: 10,
+        wait_sample_spacing_ms: 20,
+        ..TelemetryConfig::default()
+    };
+    let c = Collector::new(sandbox.url().parse().unwrap(), config).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1000);
+    let summary = watch(
+        c,
+        Duration::from_millis(50),
+        tokio::time::sleep(Duration::from_millis(1500)),
+        tx,
+    )
+    .await;
+    assert!(summary.scrapes >= 3, "{summary:?}");
+    assert!(
+        summary.skipped >= summary.scrapes,
+        "ticks during a slow scrape are skipped: {summary:?}"
+    );
+    assert_eq!(summary.failed, 0);
+    // At 50 ms ticks and ~200 ms scrapes, stacking would have run ~30 scrapes.
+    assert!(summary.scrapes <= 9, "{summary:?}");
+    let mut snapshots = 0;
+    while let Ok(e) = rx.try_recv() {
+        if let WatchEvent::Snapshot(s) = e {
+            assert_eq!(s.wait_samples, 10);
+            snapshots += 1;
+        }
+    }
+    assert_eq!(snapshots, summary.scrapes);
+}

@@ -24,6 +24,9 @@ pub enum Command {
     Knobs(KnobsCommand),
     /// Start a throwaway sandbox server and wait (Ctrl-C stops and removes it).
     Sandbox(SandboxArgs),
+    /// What a target database is doing: one snapshot, or a live view.
+    #[command(subcommand)]
+    Telemetry(super::telemetry_cmd::TelemetryCommand),
 }
 
 /// Engines the sandbox can start.

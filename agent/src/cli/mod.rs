@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
+mod telemetry_cmd;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,10 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(::knobs::KnobError::is_bad_input)
         || e.downcast_ref::<workloads::TargetError>()
             .is_some_and(workloads::TargetError::is_bad_input)
+        || e.downcast_ref::<crate::telemetry::TelemetryError>()
+            .is_some_and(crate::telemetry::TelemetryError::is_bad_input)
+        || e.downcast_ref::<crate::repository::RepoError>()
+            .is_some_and(crate::repository::RepoError::is_bad_input)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Demo(a) => demo::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
+        args::Command::Telemetry(a) => telemetry_cmd::run(a).await,
     }
 }
 

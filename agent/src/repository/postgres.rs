@@ -25,7 +25,7 @@ pub struct PostgresRepository {
 }
 
 /// Key of the advisory lock that serializes migrations across agents.
-const MIGRATION_LOCK: i64 = 0x6462_7475_6e65_72; // "dbtuner"
+const MIGRATION_LOCK: i64 = 0x0064_6274_756e_6572; // "dbtuner" in ASCII
 
 impl PostgresRepository {
     pub async fn open(url: &TargetUrl) -> Result<PostgresRepository> {

@@ -45,12 +45,13 @@ pub struct Collector {
     host: Option<HostCollector>,
     /// Notices already logged: each is named once, then the collector degrades quietly.
     logged: BTreeSet<(String, String)>,
+    log_notices: bool,
 }
 
 #[derive(Debug)]
 enum Source {
-    Postgres(postgres::PostgresCollector),
-    Mysql(mysql::MysqlCollector),
+    Postgres(Box<postgres::PostgresCollector>),
+    Mysql(Box<mysql::MysqlCollector>),
 }
 
 impl Collector {
@@ -63,16 +64,25 @@ impl Collector {
             HostMode::Auto | HostMode::Never => None,
         };
         let source = match url.family() {
-            Engine::Postgres => Source::Postgres(postgres::PostgresCollector::new(url, config)),
+            Engine::Postgres => {
+                Source::Postgres(Box::new(postgres::PostgresCollector::new(url, config)))
+            }
             Engine::Mysql | Engine::Mariadb => {
-                Source::Mysql(mysql::MysqlCollector::new(url, config))
+                Source::Mysql(Box::new(mysql::MysqlCollector::new(url, config)))
             }
         };
         Ok(Collector {
             source,
             host,
             logged: BTreeSet::new(),
+            log_notices: true,
         })
+    }
+
+    /// Whether notices are logged (once each). Off when the caller shows them itself.
+    pub fn log_notices(mut self, on: bool) -> Self {
+        self.log_notices = on;
+        self
     }
 
     /// Take one snapshot.
@@ -86,7 +96,7 @@ impl Collector {
             host.collect_into(&mut snap);
         }
         for n in &snap.notices {
-            if self.logged.insert((n.source.clone(), n.problem.clone())) {
+            if self.log_notices && self.logged.insert((n.source.clone(), n.problem.clone())) {
                 tracing::warn!(source = %n.source, fix = %n.fix, "telemetry cannot read: {}", n.problem);
             }
         }
