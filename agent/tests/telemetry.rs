@@ -89,23 +89,21 @@ async fn postgres_commit_delta_matches_a_known_load() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
     let mut c = collector(&url);
-    let a = collect(&mut c).await;
+    // Backends hand their counts to the shared statistics when they exit: settle a second.
+    let (committed, observed) =
+        agent::telemetry::observe(&mut c, Duration::from_millis(1200), known_load(&url, 6)).await;
+    let observed = observed.expect("snapshots before and after");
+    let (a, b) = (&observed.before, &observed.after);
     assert!(a.notices.is_empty(), "{:?}", a.notices);
-    assert!(
-        a.counters
-            .contains_key("pg_stat_bgwriter/checkpoints_timed"),
-        "{:?}",
-        a.counters.keys()
-    );
+    assert!(a
+        .counters
+        .contains_key("pg_stat_bgwriter/checkpoints_timed"));
     assert!(a.counters.contains_key("pg_stat_wal/wal_bytes"));
     assert!(a.counters.contains_key("pg_stat_statements/calls"));
     assert!(a.gauges.contains_key("pg_locks/granted"));
-    let committed = known_load(&url, 6).await;
-    // Backends hand their counts to the shared statistics when they exit.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let b = collect(&mut c).await;
+    assert_eq!(Delta::between(a, b), observed.delta);
 
-    let d = Delta::between(&a, &b);
+    let d = observed.delta.clone();
     assert_no_negative(&d);
     let commits = d.derived.commits.unwrap();
     assert!(
@@ -122,7 +120,7 @@ async fn postgres_commit_delta_matches_a_known_load() {
     assert!(top.text.contains("tpcb_"), "{top:?}");
     assert!(b.wait_samples >= 1);
     // The snapshot round-trips through JSON (what the repository stores).
-    let back: Snapshot = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+    let back: Snapshot = serde_json::from_str(&serde_json::to_string(b).unwrap()).unwrap();
     assert_eq!(back.counters.len(), b.counters.len());
     assert_eq!(back.statements.len(), b.statements.len());
     assert_eq!(back.notices, b.notices);

@@ -403,3 +403,31 @@ mod tests {
         assert_eq!(d.statements[0].calls, 10.0);
     }
 }
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn postgres_17_checkpoints_come_from_the_checkpointer_and_13_wal_from_the_lsn() {
+        let snap = |at: i64, ckpt: f64, lsn: f64| Snapshot {
+            taken_at_ms: at,
+            engine: "postgres".into(),
+            counters: [
+                ("pg_stat_checkpointer/num_timed".to_string(), ckpt),
+                ("pg_stat_checkpointer/num_requested".to_string(), 2.0 * ckpt),
+                ("pg_stat_bgwriter/buffers_clean".to_string(), 1.0),
+                ("wal_position/bytes".to_string(), lsn),
+                ("pg_stat_database/db/xact_commit".to_string(), lsn / 100.0),
+            ]
+            .into_iter()
+            .collect(),
+            ..Snapshot::default()
+        };
+        let d = Delta::between(&snap(0, 1.0, 1000.0), &snap(1000, 3.0, 11_000.0));
+        assert_eq!(d.derived.checkpoints_timed, Some(2.0));
+        assert_eq!(d.derived.checkpoints_requested, Some(4.0));
+        assert_eq!(d.derived.wal_bytes, Some(10_000.0));
+        assert_eq!(d.derived.wal_bytes_per_xact, Some(100.0));
+    }
+}

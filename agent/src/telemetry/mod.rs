@@ -23,6 +23,7 @@ pub mod delta;
 mod error;
 pub mod host;
 pub mod mysql;
+mod observe;
 pub mod postgres;
 pub mod snapshot;
 pub mod watch;
@@ -36,6 +37,7 @@ pub use config::{HostMode, TelemetryConfig};
 pub use delta::{Delta, Derived};
 pub use error::{Result, TelemetryError};
 pub use host::HostCollector;
+pub use observe::{observe, Observed};
 pub use snapshot::{Notice, Snapshot, StatementStat};
 
 /// A target's collector: the database source for its engine plus the host when local.

@@ -794,3 +794,61 @@ async fn statements(s: &mut Scrape<'_>, probe: &Probe, config: &TelemetryConfig)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_with(views: &[(&str, &[&str])]) -> Probe {
+        Probe {
+            columns: views
+                .iter()
+                .map(|(v, cols)| (v.to_string(), cols.iter().map(|c| c.to_string()).collect()))
+                .collect(),
+            ..Probe::default()
+        }
+    }
+
+    #[test]
+    fn only_columns_the_server_has_are_asked_for() {
+        // PostgreSQL 17: checkpoints moved out of pg_stat_bgwriter.
+        let pg17 = probe_with(&[
+            (
+                "pg_stat_bgwriter",
+                &[
+                    "buffers_clean",
+                    "maxwritten_clean",
+                    "buffers_alloc",
+                    "stats_reset",
+                ],
+            ),
+            (
+                "pg_stat_checkpointer",
+                &["num_timed", "num_requested", "write_time", "stats_reset"],
+            ),
+        ]);
+        assert_eq!(
+            pg17.present("pg_stat_bgwriter", BGWRITER_COUNTERS),
+            ["buffers_clean", "maxwritten_clean", "buffers_alloc"]
+        );
+        assert_eq!(
+            pg17.present("pg_stat_checkpointer", CHECKPOINTER_COUNTERS),
+            ["num_timed", "num_requested", "write_time"]
+        );
+        // PostgreSQL 13: no pg_stat_wal, no pg_stat_io, no session counters.
+        let pg13 = probe_with(&[(
+            "pg_stat_database",
+            &["xact_commit", "blks_hit", "temp_bytes"],
+        )]);
+        assert!(!pg13.has("pg_stat_wal") && pg13.present("pg_stat_io", IO_COUNTERS).is_empty());
+        assert_eq!(
+            pg13.present("pg_stat_database", DATABASE_COUNTERS),
+            ["xact_commit", "blks_hit", "temp_bytes"]
+        );
+        assert_eq!(
+            select_list(&["a", "b"], true),
+            "sum(a)::float8, sum(b)::float8"
+        );
+        assert_eq!(key_part("my/db"), "my_db");
+    }
+}

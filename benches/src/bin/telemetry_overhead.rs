@@ -122,12 +122,15 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
         }
         without.push(pair[0]);
         with.push(pair[1]);
+        // The host's load shows when other processes (builds, other benchmarks) competed.
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
-            "round {}: without {:.0} tx/s, with {:.0} tx/s, ratio {:.4}",
+            "round {}: without {:.0} tx/s, with {:.0} tx/s, ratio {:.4}  (load average {})",
             round + 1,
             pair[0],
             pair[1],
-            pair[1] / pair[0]
+            pair[1] / pair[0],
+            load.split_whitespace().next().unwrap_or("?")
         );
     }
     let ratios: Vec<f64> = with.iter().zip(&without).map(|(w, o)| w / o).collect();
