@@ -221,6 +221,17 @@ async fn snapshot_time(keep: bool) -> Result<()> {
         let t = Instant::now();
         let first = collector.collect().await?;
         let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+        // CPU the scrapes cost: the server backend serving them, and this process (idle but
+        // for the collector during the loop). /proc reports ticks of 1/100 s (USER_HZ).
+        let backend: i32 = client
+            .query_one(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'dbtuner-telemetry'",
+                &[],
+            )
+            .await?
+            .get(0);
+        let server_cpu_before = cpu_ticks(&format!("/proc/{backend}/stat"));
+        let client_cpu_before = cpu_ticks("/proc/self/stat");
         let mut times = Vec::new();
         for _ in 0..30 {
             let t = Instant::now();
@@ -230,6 +241,12 @@ async fn snapshot_time(keep: bool) -> Result<()> {
                 bail!("no statements collected: {:?}", snap.notices);
             }
         }
+        let server_ms =
+            (cpu_ticks(&format!("/proc/{backend}/stat")) - server_cpu_before) * 10.0 / 30.0;
+        let client_ms = (cpu_ticks("/proc/self/stat") - client_cpu_before) * 10.0 / 30.0;
+        println!(
+            "{label}: CPU per scrape: server backend {server_ms:.1} ms, collector process {client_ms:.1} ms (10 ms resolution over 30 scrapes)"
+        );
         times.sort_by(f64::total_cmp);
         println!(
             "{label}: first (connect + probe) {first_ms:.1} ms; next 30: median {:.1} ms, p90 {:.1} ms, max {:.1} ms; {} counters, {} gauges, {} statements, tracked {}",
@@ -256,4 +273,22 @@ async fn snapshot_time(keep: bool) -> Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(())
+}
+
+/// utime + stime of a process, in ticks, from its /proc stat file (0 when unreadable).
+fn cpu_ticks(path: &str) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            let rest = text
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .collect::<Vec<_>>();
+            // After the command name: state is field 3, utime 14 and stime 15 (1-based).
+            let utime: f64 = rest.get(11)?.parse().ok()?;
+            let stime: f64 = rest.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0.0)
 }
