@@ -119,6 +119,28 @@ async fn postgres_commit_delta_matches_a_known_load() {
     let top = d.statements.first().expect("statements in the interval");
     assert!(top.text.contains("tpcb_"), "{top:?}");
     assert!(b.wait_samples >= 1);
+    // The summaries read the statistics functions directly: same totals as the views.
+    let check = workloads::target::connect_postgres(&url.parse().unwrap())
+        .await
+        .unwrap();
+    let row = check
+        .query_one(
+            "SELECT (SELECT count(*)::float8 FROM pg_stat_user_tables), \
+             (SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables), \
+             (SELECT count(*)::float8 FROM pg_stat_user_indexes)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.gauges["pg_stat_user_tables/tables"], row.get::<_, f64>(0));
+    assert_eq!(
+        b.counters["pg_stat_user_tables/n_tup_ins"],
+        row.get::<_, f64>(1)
+    );
+    assert_eq!(
+        b.gauges["pg_stat_user_indexes/indexes"],
+        row.get::<_, f64>(2)
+    );
     // The snapshot round-trips through JSON (what the repository stores).
     let back: Snapshot = serde_json::from_str(&serde_json::to_string(b).unwrap()).unwrap();
     assert_eq!(back.counters.len(), b.counters.len());

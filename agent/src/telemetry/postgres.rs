@@ -3,11 +3,11 @@
 //! between versions), and every view that cannot be read turned into a notice instead of a
 //! failed snapshot.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Client, Row, Statement};
 use workloads::target::connect_postgres;
 use workloads::TargetUrl;
 
@@ -156,6 +156,9 @@ pub struct PostgresCollector {
     client: Option<Client>,
     probe: Option<Probe>,
     version: String,
+    /// The scrape's queries, prepared once per connection: each scrape then costs the
+    /// server no parsing or planning round trip.
+    prepared: HashMap<String, Statement>,
 }
 
 impl PostgresCollector {
@@ -166,6 +169,7 @@ impl PostgresCollector {
             client: None,
             probe: None,
             version: String::new(),
+            prepared: HashMap::new(),
         }
     }
 
@@ -175,6 +179,7 @@ impl PostgresCollector {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
             self.probe = None;
+            self.prepared.clear();
             let client = connect_postgres(&self.url).await?;
             let setup = format!(
                 "SET statement_timeout = {}; SET lock_timeout = {}; \
@@ -203,6 +208,7 @@ impl PostgresCollector {
         };
         let mut scrape = Scrape {
             client,
+            prepared: &mut self.prepared,
             url: &self.url,
             snap: Snapshot {
                 taken_at_ms: now_ms(),
@@ -379,6 +385,7 @@ async fn probe(client: &Client, url: &TargetUrl) -> Result<(Probe, String)> {
 /// One scrape in progress: the connection, the snapshot being filled, and where notices go.
 struct Scrape<'a> {
     client: &'a Client,
+    prepared: &'a mut HashMap<String, Statement>,
     url: &'a TargetUrl,
     snap: Snapshot,
 }
@@ -392,10 +399,25 @@ impl Scrape<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Vec<Row>>> {
-        match self.client.query(sql, params).await {
+        let result = async {
+            let statement = match self.prepared.get(sql) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = self.client.prepare(sql).await?;
+                    self.prepared.insert(sql.to_string(), s.clone());
+                    s
+                }
+            };
+            self.client.query(&statement, params).await
+        }
+        .await;
+        match result {
             Ok(rows) => Ok(Some(rows)),
             Err(e) => match e.as_db_error() {
                 Some(db) => {
+                    // Prepared again next time: the error may be a stale plan (an extension
+                    // updated under us).
+                    self.prepared.remove(sql);
                     let code = db.code().code();
                     let (problem, fix) = match code {
                         "42501" => (
@@ -592,45 +614,54 @@ async fn io(s: &mut Scrape<'_>, probe: &Probe) -> Result<()> {
     Ok(())
 }
 
+/// User tables and indexes, summed. The statistics functions are called directly, for the
+/// columns we keep only: the `pg_stat_user_tables` view computes every column (and joins the
+/// indexes for `idx_scan`) for every table, several times the cost with 1,000 tables. The
+/// schema filter is the view's own.
 async fn tables_and_indexes(s: &mut Scrape<'_>) -> Result<()> {
-    const TABLE_COUNTERS: &[&str] = &[
-        "seq_scan",
-        "seq_tup_read",
-        "idx_scan",
-        "idx_tup_fetch",
-        "n_tup_ins",
-        "n_tup_upd",
-        "n_tup_del",
-        "n_tup_hot_upd",
-        "vacuum_count",
-        "autovacuum_count",
-        "analyze_count",
-        "autoanalyze_count",
+    const TABLE_COUNTERS: &[(&str, &str)] = &[
+        ("seq_scan", "pg_stat_get_numscans"),
+        ("seq_tup_read", "pg_stat_get_tuples_returned"),
+        ("n_tup_ins", "pg_stat_get_tuples_inserted"),
+        ("n_tup_upd", "pg_stat_get_tuples_updated"),
+        ("n_tup_del", "pg_stat_get_tuples_deleted"),
+        ("n_tup_hot_upd", "pg_stat_get_tuples_hot_updated"),
+        ("vacuum_count", "pg_stat_get_vacuum_count"),
+        ("autovacuum_count", "pg_stat_get_autovacuum_count"),
+        ("analyze_count", "pg_stat_get_analyze_count"),
+        ("autoanalyze_count", "pg_stat_get_autoanalyze_count"),
     ];
+    const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                                AND n.nspname !~ '^pg_toast'";
+    let sums: Vec<String> = TABLE_COUNTERS
+        .iter()
+        .map(|(_, f)| format!("sum({f}(c.oid))::float8"))
+        .collect();
     let sql = format!(
-        "SELECT count(*)::float8, sum(n_live_tup)::float8, sum(n_dead_tup)::float8, {} \
-         FROM pg_stat_user_tables",
-        select_list(TABLE_COUNTERS, true)
+        "SELECT count(*)::float8, sum(pg_stat_get_live_tuples(c.oid))::float8, \
+         sum(pg_stat_get_dead_tuples(c.oid))::float8, {} \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 't', 'm', 'p') AND {USER_SCHEMAS}",
+        sums.join(", ")
     );
     if let Some(rows) = s.query("pg_stat_user_tables", &sql, &[]).await? {
         if let Some(row) = rows.first() {
             s.gauge("pg_stat_user_tables/tables".into(), row.get(0));
             s.gauge("pg_stat_user_tables/n_live_tup".into(), row.get(1));
             s.gauge("pg_stat_user_tables/n_dead_tup".into(), row.get(2));
-            for (i, col) in TABLE_COUNTERS.iter().enumerate() {
+            for (i, (col, _)) in TABLE_COUNTERS.iter().enumerate() {
                 s.counter(format!("pg_stat_user_tables/{col}"), row.get(i + 3));
             }
         }
     }
-    if let Some(rows) = s
-        .query(
-            "pg_stat_user_indexes",
-            "SELECT count(*)::float8, count(*) FILTER (WHERE idx_scan = 0)::float8, \
-             sum(idx_scan)::float8, sum(idx_tup_read)::float8 FROM pg_stat_user_indexes",
-            &[],
-        )
-        .await?
-    {
+    let sql = format!(
+        "SELECT count(*)::float8, \
+         count(*) FILTER (WHERE pg_stat_get_numscans(c.oid) = 0)::float8, \
+         sum(pg_stat_get_numscans(c.oid))::float8, sum(pg_stat_get_tuples_returned(c.oid))::float8 \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('i', 'I') AND {USER_SCHEMAS}"
+    );
+    if let Some(rows) = s.query("pg_stat_user_indexes", &sql, &[]).await? {
         if let Some(row) = rows.first() {
             s.gauge("pg_stat_user_indexes/indexes".into(), row.get(0));
             s.gauge("pg_stat_user_indexes/unused".into(), row.get(1));
@@ -741,19 +772,17 @@ async fn statements(s: &mut Scrape<'_>, probe: &Probe, config: &TelemetryConfig)
     } else {
         ""
     };
-    // Totals without the texts: reading the texts file for thousands of entries is the
-    // expensive part of this view.
-    let sql = format!(
-        "SELECT count(*)::float8, sum(calls)::float8, sum({time})::float8, sum(rows)::float8 \
-         FROM {}(false) {toplevel}",
-        st.function
-    );
-    if let Some(rows) = s.query("pg_stat_statements", &sql, &[]).await? {
-        if let Some(row) = rows.first() {
-            s.gauge("pg_stat_statements/tracked".into(), row.get(0));
-            s.counter("pg_stat_statements/calls".into(), row.get(1));
-            s.counter("pg_stat_statements/total_exec_time_ms".into(), row.get(2));
-            s.counter("pg_stat_statements/rows".into(), row.get(3));
+    if config.top_statements == 0 {
+        // Totals only: without the texts, whose file is the expensive part of this view.
+        let sql = format!(
+            "SELECT count(*)::float8, sum(calls)::float8, sum({time})::float8, sum(rows)::float8 \
+             FROM {}(false) {toplevel}",
+            st.function
+        );
+        if let Some(rows) = s.query("pg_stat_statements", &sql, &[]).await? {
+            if let Some(row) = rows.first() {
+                statement_totals(s, row, 0);
+            }
         }
     }
     if let Some(info) = &st.info_view {
@@ -771,14 +800,30 @@ async fn statements(s: &mut Scrape<'_>, probe: &Probe, config: &TelemetryConfig)
     if config.top_statements == 0 {
         return Ok(());
     }
+    // The top N and the totals over all statements in one pass over the view (window sums
+    // are computed before the LIMIT).
     let limit = config.top_statements as i64;
     let sql = format!(
         "SELECT coalesce(queryid::text, ''), coalesce(left(query, 300), ''), calls::float8, \
-         {time}::float8, rows::float8, shared_blks_read::float8, shared_blks_hit::float8 \
-         FROM {} {toplevel} ORDER BY {time} DESC LIMIT $1",
+         {time}::float8, rows::float8, shared_blks_read::float8, shared_blks_hit::float8, \
+         count(*) OVER ()::float8, sum(calls) OVER ()::float8, sum({time}) OVER ()::float8, \
+         sum(rows) OVER ()::float8 FROM {} {toplevel} ORDER BY {time} DESC LIMIT $1",
         st.view
     );
     if let Some(rows) = s.query("pg_stat_statements", &sql, &[&limit]).await? {
+        match rows.first() {
+            Some(row) => statement_totals(s, row, 7),
+            None => {
+                s.snap
+                    .gauges
+                    .insert("pg_stat_statements/tracked".into(), 0.0);
+                for field in ["calls", "total_exec_time_ms", "rows"] {
+                    s.snap
+                        .counters
+                        .insert(format!("pg_stat_statements/{field}"), 0.0);
+                }
+            }
+        }
         s.snap.statements = rows
             .iter()
             .map(|row| StatementStat {
@@ -793,6 +838,17 @@ async fn statements(s: &mut Scrape<'_>, probe: &Probe, config: &TelemetryConfig)
             .collect();
     }
     Ok(())
+}
+
+/// Count, calls, time and rows over all statements, from columns `first..first + 4`.
+fn statement_totals(s: &mut Scrape<'_>, row: &Row, first: usize) {
+    s.gauge("pg_stat_statements/tracked".into(), row.get(first));
+    s.counter("pg_stat_statements/calls".into(), row.get(first + 1));
+    s.counter(
+        "pg_stat_statements/total_exec_time_ms".into(),
+        row.get(first + 2),
+    );
+    s.counter("pg_stat_statements/rows".into(), row.get(first + 3));
 }
 
 #[cfg(test)]
