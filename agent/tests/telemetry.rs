@@ -212,7 +212,8 @@ async fn postgres_least_privilege_and_missing_extension_are_named() {
     let port = sandbox.port();
 
     // Superuser, no extension: the snapshot succeeds and says how to enable it.
-    let s = collect(&mut collector(&url)).await;
+    let mut superuser = collector(&url);
+    let s = collect(&mut superuser).await;
     let n = s
         .notices
         .iter()
@@ -228,6 +229,17 @@ async fn postgres_least_privilege_and_missing_extension_are_named() {
     assert!(s.statements.is_empty());
 
     pg_exec(&url, "CREATE EXTENSION pg_stat_statements").await;
+    // The running collector picks the extension up by itself within 30 scrapes.
+    let mut seen = false;
+    for _ in 0..31 {
+        let s = collect(&mut superuser).await;
+        if !s.statements.is_empty() {
+            assert!(s.notices.iter().all(|n| n.source != "pg_stat_statements"));
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the new extension was never probed");
     // pg_monitor only: everything is readable.
     let mon = format!("postgres://monitor@127.0.0.1:{port}/postgres");
     let s = collect(&mut collector(&mon)).await;

@@ -107,8 +107,10 @@ impl Delta {
             counters.insert(key.clone(), value.max(0.0));
         }
 
-        let statements_reset =
-            restart_resets_all || reset_groups.iter().any(|g| g.contains("statements"));
+        let statements_reset = restart_resets_all
+            || reset_groups
+                .iter()
+                .any(|g| g == "pg_stat_statements" || g == "statement_digests");
         let statements = statement_deltas(&prev.statements, &cur.statements, statements_reset);
 
         let mut delta = Delta {

@@ -159,7 +159,13 @@ pub struct PostgresCollector {
     /// The scrape's queries, prepared once per connection: each scrape then costs the
     /// server no parsing or planning round trip.
     prepared: HashMap<String, Statement>,
+    /// Scrapes since the catalogs were probed.
+    since_probe: u32,
 }
+
+/// Probe again after this many scrapes while something is missing (an extension created
+/// later is then picked up without restarting the agent).
+const REPROBE_EVERY: u32 = 30;
 
 impl PostgresCollector {
     pub fn new(url: TargetUrl, config: TelemetryConfig) -> Self {
@@ -170,6 +176,7 @@ impl PostgresCollector {
             probe: None,
             version: String::new(),
             prepared: HashMap::new(),
+            since_probe: 0,
         }
     }
 
@@ -198,7 +205,17 @@ impl PostgresCollector {
         let Some(client) = self.client.as_ref() else {
             return Err(self.query_error_text("no connection"));
         };
+        self.since_probe += 1;
+        if self
+            .probe
+            .as_ref()
+            .is_some_and(|p| p.statements_missing.is_some() && self.since_probe >= REPROBE_EVERY)
+        {
+            self.probe = None;
+            self.prepared.clear();
+        }
         if self.probe.is_none() {
+            self.since_probe = 0;
             let (probe, version) = probe(client, &self.url).await?;
             self.probe = Some(probe);
             self.version = version;
