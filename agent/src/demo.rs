@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
+use knobs::heuristic::{HeuristicInput, Profile, Storage};
 use knobs::{
     catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions,
 };
@@ -15,9 +16,10 @@ use models::stats::{bootstrap_ratio, Summary};
 use models::{Optimizer, Outcome, RandomSearch};
 use mysql_async::prelude::Queryable;
 use reports::{Figure, KnobSetting, Report, TrialRecord, TrialStatus, Validation, Verdict};
+use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
+use workloads::replay::Replay;
 use workloads::target::{connect_mysql, connect_postgres};
-use workloads::tpcb::Tpcb;
 use workloads::{Measurement, Sandbox, Target};
 
 use crate::staging::{Applied, Staging};
@@ -57,7 +59,7 @@ struct Plan {
 
 struct Run {
     staging: Staging,
-    bench: Tpcb,
+    replay: Replay,
     clients: usize,
     seed: u64,
     plan: Plan,
@@ -71,9 +73,11 @@ impl Run {
             warmup: self.plan.warmup,
             duration: self.plan.window,
             seed: self.seed.wrapping_add(round),
+            rate: None,
+            arrival: Default::default(),
         };
-        let bench = self.bench;
-        Ok(driver::run(&options, |_| bench.session(&url)).await?)
+        let replay = &self.replay;
+        Ok(driver::run(&options, |_| replay.session(&url)).await?)
     }
 
     async fn apply_and_measure(
@@ -108,17 +112,20 @@ pub async fn run(
     drop(target);
     create_database(&sandbox).await?;
 
-    let catalog = catalog::demo(engine);
+    let version = knobs::Version::parse(&server_version)
+        .unwrap_or(knobs::Version::default_for(detected_engine));
+    let catalog = catalog::for_version(detected_engine, version)?;
     let staging = Staging::new(sandbox, catalog.clone());
     let scale = options
         .scale
         .unwrap_or(if options.minutes >= 3 { 10 } else { 4 });
-    let bench = Tpcb::new(scale)?;
+    let bench = Builtin::new("tpcb", scale)?;
     progress.set_message(format!("loading TPC-B-like data, scale {scale}"));
     let load = bench
         .load(&staging.url(DATABASE)?)
         .await
         .context("loading the data set")?;
+    let replay = Replay::new(&bench.spec()?, &staging.url(DATABASE)?).await?;
     progress.println(format!(
         "loaded {} rows in {:.1} s",
         load.rows, load.seconds
@@ -139,7 +146,7 @@ pub async fn run(
     let warmup = Duration::from_secs_f64((window.as_secs_f64() / 3.0).clamp(1.0, 5.0));
     let mut run = Run {
         staging,
-        bench,
+        replay,
         clients: options.clients,
         seed: options.seed,
         plan: Plan { warmup, window },
@@ -161,14 +168,42 @@ pub async fn run(
     );
     progress.println(format!("default: {}", describe_measurement(&default_m)));
 
+    let budget_bytes = hardware.ram_bytes / 10 * 9;
+    let mut trials: Vec<(TrialRecord, Config)> = Vec::new();
+
+    // The heuristic starting point (PGTune / InnoDB rules for this machine): a baseline the
+    // search must beat, measured like every trial.
+    let heuristic = knobs::heuristic::recommend(&HeuristicInput {
+        engine: detected_engine,
+        version,
+        memory_bytes: hardware.ram_bytes,
+        cpus: hardware.cpus,
+        connections: None,
+        storage: Storage::Ssd,
+        profile: Profile::Oltp,
+    })?;
+    let heuristic_config = safe_only(&heuristic.config, &catalog);
+    progress.set_message("measuring the heuristic configuration");
+    let (mut heuristic_record, _, cost) = evaluate(
+        &mut run,
+        1,
+        &heuristic_config,
+        &catalog,
+        budget_bytes,
+        progress,
+    )
+    .await?;
+    heuristic_record.label = "heuristic".into();
+    slot_cost = slot_cost.max(cost);
+    trials.push((heuristic_record, heuristic_config));
+
     // Random search.
     let mut optimizer = RandomSearch::new(space.dims(), options.seed);
-    let mut trials: Vec<(TrialRecord, Config)> = Vec::new();
-    let budget_bytes = hardware.ram_bytes / 10 * 9;
     let mut attempts = 0;
     loop {
         let measured = trials
             .iter()
+            .skip(1)
             .filter(|(t, _)| t.status == TrialStatus::Measured)
             .count();
         let time_left = budget.saturating_sub(started.elapsed());
@@ -180,92 +215,12 @@ pub async fn run(
         let id = trials.len() + 1;
         let point = optimizer.suggest();
         let config = space.decode(&point)?;
-        if let Err(e) = MemoryEstimate::of(engine, &config, &catalog).check(budget_bytes) {
-            optimizer.observe(point, Outcome::Failed(e.to_string()));
-            trials.push((
-                record(
-                    id,
-                    &config,
-                    None,
-                    &catalog,
-                    TrialStatus::Rejected {
-                        reason: e.to_string(),
-                    },
-                    None,
-                    false,
-                ),
-                config,
-            ));
-            continue;
-        }
         progress.set_message(format!("trial {id}: applying and measuring"));
-        let slot_started = Instant::now();
-        let applied = match run.staging.apply(&config).await {
-            Ok(applied) => applied,
-            Err(e) if e.is_infeasible() => {
-                progress.println(format!("trial {id}: {e}"));
-                optimizer.observe(point, Outcome::Failed(e.to_string()));
-                trials.push((
-                    record(
-                        id,
-                        &config,
-                        None,
-                        &catalog,
-                        TrialStatus::Failed {
-                            reason: e.to_string(),
-                        },
-                        None,
-                        true,
-                    ),
-                    config,
-                ));
-                continue;
-            }
-            Err(e) => return Err(e).context(format!("applying trial {id}")),
-        };
-        let m = run.measure(id as u64).await?;
-        slot_cost = slot_cost.max(slot_started.elapsed());
-        let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
-            TrialStatus::Failed {
-                reason: format!(
-                    "{} errors in {} transactions: {:?}",
-                    m.error_count(),
-                    m.committed,
-                    m.errors
-                ),
-            }
-        } else {
-            TrialStatus::Measured
-        };
-        let outcome = match &status {
-            TrialStatus::Measured => Outcome::Value(m.throughput()),
-            TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
-                Outcome::Failed(reason.clone())
-            }
-        };
+        let (trial, outcome, cost) =
+            evaluate(&mut run, id, &config, &catalog, budget_bytes, progress).await?;
+        slot_cost = slot_cost.max(cost);
         optimizer.observe(point, outcome);
-        progress.println(format!(
-            "trial {id}: {}  [{}]",
-            describe_measurement(&m),
-            config
-                .describe(&catalog)
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
-        trials.push((
-            record(
-                id,
-                &config,
-                Some(&applied),
-                &catalog,
-                status,
-                Some(&m),
-                applied.restarted,
-            ),
-            config,
-        ));
+        trials.push((trial, config));
     }
 
     // Validation: best vs default, interleaved ABBA so that drift cancels.
@@ -316,6 +271,8 @@ pub async fn run(
     }
 
     let validation_ref = validation.as_ref();
+    let trials_configs: Vec<(usize, Config)> =
+        trials.iter().map(|(t, c)| (t.id, c.clone())).collect();
     let recommendation = match validation_ref {
         Some(v) if v.verdict == Verdict::Accept => trials
             .iter()
@@ -360,11 +317,142 @@ pub async fn run(
         .with_context(|| format!("writing {}", markdown_path.display()))?;
     std::fs::write(&json_path, reports::render_json(&report)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
+    // An accepted recommendation is also a plan that `dbtuner apply` takes as it is.
+    let plan_path = options.out.join("plan.toml");
+    let accepted = report
+        .validation
+        .as_ref()
+        .filter(|v| v.verdict == Verdict::Accept);
+    match accepted.and_then(|v| {
+        trials_configs
+            .iter()
+            .find(|(id, _)| *id == v.best_trial)
+            .map(|(_, c)| (v, c))
+    }) {
+        Some((v, config)) => {
+            let note = format!("dbtuner demo {}: {:+.1}% throughput (95% CI {:+.1}% .. {:+.1}%) on a sandbox; validate on your staging copy", report.generated_at, (v.ratio - 1.0) * 100.0, (v.ci_low - 1.0) * 100.0, (v.ci_high - 1.0) * 100.0);
+            let plan = crate::apply::Plan::from_config(engine, config, &catalog, Some(note));
+            std::fs::write(&plan_path, plan.to_toml()?)
+                .with_context(|| format!("writing {}", plan_path.display()))?;
+        }
+        None => {
+            // A stale plan from an earlier run must not be mistaken for this run's advice.
+            let _ = std::fs::remove_file(&plan_path);
+        }
+    }
     Ok(DemoOutcome {
         report,
         markdown_path,
         json_path,
     })
+}
+
+/// Guardrail, apply, measure and record one configuration. Failures become failed trials
+/// (and failed outcomes for the optimizer), never errors of the run.
+async fn evaluate(
+    run: &mut Run,
+    id: usize,
+    config: &Config,
+    catalog: &[Knob],
+    budget_bytes: u64,
+    progress: &ProgressBar,
+) -> Result<(TrialRecord, Outcome, Duration)> {
+    let started = Instant::now();
+    if let Err(e) = MemoryEstimate::of(run.staging.engine(), config, catalog).check(budget_bytes) {
+        progress.println(format!("trial {id}: rejected before it was tried: {e}"));
+        let reason = e.to_string();
+        return Ok((
+            record(
+                id,
+                config,
+                None,
+                catalog,
+                TrialStatus::Rejected {
+                    reason: reason.clone(),
+                },
+                None,
+                false,
+            ),
+            Outcome::Failed(reason),
+            Duration::ZERO,
+        ));
+    }
+    let applied = match run.staging.apply(config).await {
+        Ok(applied) => applied,
+        Err(e) if e.is_infeasible() => {
+            progress.println(format!("trial {id}: {e}"));
+            let reason = e.to_string();
+            return Ok((
+                record(
+                    id,
+                    config,
+                    None,
+                    catalog,
+                    TrialStatus::Failed {
+                        reason: reason.clone(),
+                    },
+                    None,
+                    true,
+                ),
+                Outcome::Failed(reason),
+                started.elapsed(),
+            ));
+        }
+        Err(e) => return Err(e).context(format!("applying trial {id}")),
+    };
+    let m = run.measure(id as u64).await?;
+    let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
+        TrialStatus::Failed {
+            reason: format!(
+                "{} errors in {} transactions: {:?}",
+                m.error_count(),
+                m.committed,
+                m.errors
+            ),
+        }
+    } else {
+        TrialStatus::Measured
+    };
+    let outcome = match &status {
+        TrialStatus::Measured => Outcome::Value(m.throughput()),
+        TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
+            Outcome::Failed(reason.clone())
+        }
+    };
+    let knobs = config
+        .describe(catalog)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    progress.println(format!(
+        "trial {id}: {}  [{knobs}]",
+        describe_measurement(&m)
+    ));
+    Ok((
+        record(
+            id,
+            config,
+            Some(&applied),
+            catalog,
+            status,
+            Some(&m),
+            applied.restarted,
+        ),
+        outcome,
+        started.elapsed(),
+    ))
+}
+
+/// A configuration without knobs that cost durability (heuristics never need them).
+fn safe_only(config: &Config, catalog: &[Knob]) -> Config {
+    let mut out = Config::new();
+    for (name, value) in config.iter() {
+        if catalog::find(catalog, name).is_ok_and(|k| !k.is_risky_value(value)) {
+            out.set(name, value.clone());
+        }
+    }
+    out
 }
 
 /// The demo's searched knobs: the durability-safe list, plus the commit-losing ones on opt-in.
@@ -378,6 +466,11 @@ fn search_knobs(catalog: &[Knob], engine: Engine, allow_durability_risk: bool) -
             catalog
                 .iter()
                 .filter(|k| k.durability == Durability::MayLoseCommits)
+                // Searchable ones only: sync_binlog, say, has no range worth searching.
+                .filter(|k| {
+                    k.range.is_some()
+                        || matches!(k.kind, knobs::KnobKind::Bool | knobs::KnobKind::Enum { .. })
+                })
                 .map(|k| k.name.clone()),
         );
     }

@@ -1,8 +1,11 @@
 //! The dbtuner agent: applying configurations to staging and targets, the tuning loop, and the
 //! command-line interface. The `dbtuner` binary is a thin shell over [`cli::main`].
 
+pub mod apply;
+pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod discovery;
 mod error;
 pub mod hardware;
 pub mod repository;

@@ -31,6 +31,14 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
     assert_eq!(printed, written, "--json output and report.json differ");
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("## Trials"));
+    // An accepted recommendation comes as a plan `dbtuner apply` reads; otherwise no plan.
+    let plan = dir.path().join("plan.toml");
+    if written["validation"]["verdict"] == "accept" {
+        let plan = agent::apply::Plan::load(&plan).unwrap();
+        assert!(!plan.knobs.is_empty());
+    } else {
+        assert!(!plan.exists(), "a plan without an accepted recommendation");
+    }
     written
 }
 
@@ -52,6 +60,11 @@ fn check_report(report: &serde_json::Value) {
         assert!(t["throughput"]["samples"].as_u64().unwrap() >= 3);
         assert!(!t["knobs"].as_array().unwrap().is_empty());
     }
+    let heuristic = trials
+        .iter()
+        .find(|t| t["label"] == "heuristic")
+        .expect("the heuristic baseline is a trial");
+    assert_eq!(heuristic["status"]["status"], "measured", "{heuristic}");
     let v = &report["validation"];
     assert!(v["rounds"].as_u64().unwrap() >= 2, "{v}");
     let (low, ratio, high) = (

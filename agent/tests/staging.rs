@@ -36,6 +36,8 @@ fn breaking_knob(engine: Engine) -> (Knob, &'static str) {
         risky_values: vec![],
         range: None,
         ram_fraction: None,
+        special_values: vec![],
+        versions: "all".into(),
         description: "test knob".into(),
     };
     (knob, bad)
@@ -48,7 +50,7 @@ async fn check(
     restart_knob: &str,
     restart_value: &str,
 ) {
-    let mut cat = catalog::demo(engine);
+    let mut cat = catalog::for_engine(engine).unwrap();
     let (breaker, bad) = breaking_knob(engine);
     cat.push(breaker.clone());
     let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))

@@ -16,14 +16,32 @@ pub fn postgres_tool(name: &str) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect();
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.is_file())
+        .collect();
     found.sort();
-    found.pop().or_else(|| std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())))
+    found.pop().or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    })
 }
 
 /// Parse pgbench's "tps = 1234.5 (without initial connection time)" line.
 pub fn parse_pgbench_tps(output: &str) -> Option<f64> {
-    output.lines().filter(|l| l.starts_with("tps = ")).find(|l| l.contains("without initial connection time")).or_else(|| output.lines().find(|l| l.starts_with("tps = "))).and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()).and_then(|v| v.parse().ok())
+    output
+        .lines()
+        .filter(|l| l.starts_with("tps = "))
+        .find(|l| l.contains("without initial connection time"))
+        .or_else(|| output.lines().find(|l| l.starts_with("tps = ")))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]

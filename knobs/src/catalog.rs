@@ -1,23 +1,104 @@
-//! Knob catalogs. For now, the knobs that matter for write-heavy OLTP (the demo's workload) on
-//! each engine, with the durability-relevant knobs beside them so that plans and reports can
-//! name them.
+//! Knob catalogs, kept as data (`knobs/catalog/*.toml`, embedded at build time) so that they
+//! read like the manuals they come from and can be checked against live servers: PostgreSQL
+//! 13–17 and MySQL 8.0 / MariaDB 10.6+ (InnoDB and the server layer). A catalog for a given
+//! engine and version keeps only the knobs that version has, with that version's defaults.
 
-use crate::{ApplyMode, Durability, Engine, Knob, KnobKind, Range, Scale, Unit, Value};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-const KB: i64 = 1024;
-const MB: i64 = 1024 * KB;
-const GB: i64 = 1024 * MB;
+use serde::Deserialize;
 
-/// The catalog used by the demo and the first tuner: a small set of knobs with full metadata.
-pub fn demo(engine: Engine) -> Vec<Knob> {
-    match engine {
-        Engine::Postgres => postgres(),
-        Engine::Mysql | Engine::Mariadb => innodb(engine),
+use crate::{
+    ApplyMode, Durability, Engine, Knob, KnobError, KnobKind, Range, Result, Scale, Unit, Value,
+    Version,
+};
+
+const POSTGRES: &str = include_str!("../catalog/postgres.toml");
+const INNODB: &str = include_str!("../catalog/innodb.toml");
+
+#[derive(Debug, Deserialize)]
+struct File {
+    knob: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    unit: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+    default: String,
+    apply: ApplyMode,
+    mysql_apply: Option<ApplyMode>,
+    values: Option<Vec<String>>,
+    range: Option<[String; 2]>,
+    scale: Option<Scale>,
+    ram_fraction: Option<[f64; 2]>,
+    #[serde(default)]
+    special: Vec<String>,
+    #[serde(default = "safe")]
+    durability: Durability,
+    #[serde(default)]
+    risky: Vec<String>,
+    only: Option<Engine>,
+    since: Option<String>,
+    until: Option<String>,
+    mysql_since: Option<String>,
+    mysql_until: Option<String>,
+    mariadb_since: Option<String>,
+    mariadb_until: Option<String>,
+    #[serde(default)]
+    defaults_by_version: BTreeMap<String, String>,
+    description: String,
+}
+
+fn safe() -> Durability {
+    Durability::Safe
+}
+
+fn raw(engine: Engine) -> Result<&'static [Entry]> {
+    static PG: OnceLock<std::result::Result<File, String>> = OnceLock::new();
+    static MY: OnceLock<std::result::Result<File, String>> = OnceLock::new();
+    let (cell, text, file) = match engine {
+        Engine::Postgres => (&PG, POSTGRES, "postgres.toml"),
+        Engine::Mysql | Engine::Mariadb => (&MY, INNODB, "innodb.toml"),
+    };
+    match cell.get_or_init(|| toml::from_str::<File>(text).map_err(|e| format!("{file}: {e}"))) {
+        Ok(f) => Ok(&f.knob),
+        Err(e) => Err(KnobError::Catalog(e.clone())),
     }
 }
 
-/// The names the demo searches by default on each engine (all durability-safe); with
-/// `--allow-durability-risk` the durability-class knobs of the catalog are added.
+/// The catalog for an engine at its default version (PostgreSQL 15, MySQL 8.0, MariaDB 10.11).
+pub fn for_engine(engine: Engine) -> Result<Vec<Knob>> {
+    for_version(engine, Version::default_for(engine))
+}
+
+/// The knobs `version` of `engine` has, with that version's defaults.
+pub fn for_version(engine: Engine, version: Version) -> Result<Vec<Knob>> {
+    raw(engine)?
+        .iter()
+        .filter(|e| e.exists_in(engine, version))
+        .map(|e| e.build(engine, version))
+        .collect()
+}
+
+/// Every knob the catalog knows for an engine family, whatever the version (for reporting a
+/// knob that a version lacks).
+pub fn all_versions(engine: Engine) -> Result<Vec<Knob>> {
+    raw(engine)?
+        .iter()
+        .filter(|e| e.only.is_none_or(|o| o == engine))
+        .map(|e| e.build(engine, Version::default_for(engine)))
+        .collect()
+}
+
+/// The names the demo searches by default on each engine (all durability-safe and relevant to
+/// a write-heavy OLTP workload); with `--allow-durability-risk` the commit-losing knobs of the
+/// catalog are added.
 pub fn demo_search_knobs(engine: Engine) -> &'static [&'static str] {
     match engine {
         Engine::Postgres => &[
@@ -41,11 +122,27 @@ pub fn demo_search_knobs(engine: Engine) -> &'static [&'static str] {
 }
 
 /// Look a knob up by name (case-insensitive), with a "did you mean" on a miss.
-pub fn find<'a>(catalog: &'a [Knob], name: &str) -> crate::Result<&'a Knob> {
+pub fn find<'a>(catalog: &'a [Knob], name: &str) -> Result<&'a Knob> {
+    if let Some(knob) = catalog.iter().find(|k| k.name.eq_ignore_ascii_case(name)) {
+        return Ok(knob);
+    }
+    // Known to another version? Say so rather than "unknown".
+    if let Some(engine) = catalog.first().map(|k| k.engine) {
+        if let Some(other) = all_versions(engine)
+            .ok()
+            .and_then(|all| all.into_iter().find(|k| k.name.eq_ignore_ascii_case(name)))
+        {
+            return Err(KnobError::NotInVersion {
+                engine: engine.to_string(),
+                name: other.name,
+                versions: other.versions,
+            });
+        }
+    }
     catalog
         .iter()
         .find(|k| k.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| crate::KnobError::UnknownKnob {
+        .ok_or_else(|| KnobError::UnknownKnob {
             engine: catalog
                 .first()
                 .map(|k| k.engine.to_string())
@@ -78,376 +175,137 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-struct Def {
-    name: &'static str,
-    kind: KnobKind,
-    default: Value,
-    apply: ApplyMode,
-    range: Option<Range>,
-    description: &'static str,
-}
-
-fn int(min: i64, max: i64, unit: Unit) -> KnobKind {
-    KnobKind::Integer { min, max, unit }
-}
-
-fn range(low: f64, high: f64, scale: Scale) -> Option<Range> {
-    Some(Range { low, high, scale })
-}
-
-fn build(engine: Engine, def: Def) -> Knob {
-    Knob {
-        name: def.name.to_string(),
-        engine,
-        kind: def.kind,
-        default: def.default,
-        apply: def.apply,
-        durability: Durability::Safe,
-        risky_values: Vec::new(),
-        range: def.range,
-        ram_fraction: None,
-        description: def.description.to_string(),
+impl Entry {
+    /// First and last version of `engine` that have the knob; `since`/`until` speak for
+    /// PostgreSQL, or for the one engine named by `only`.
+    fn bounds(&self, engine: Engine) -> (Option<&str>, Option<&str>) {
+        let mine = engine == Engine::Postgres || self.only == Some(engine);
+        fn own(s: &Option<String>, mine: bool) -> Option<&str> {
+            s.as_deref().filter(|_| mine)
+        }
+        let own = |s| own(s, mine);
+        match engine {
+            Engine::Postgres => (own(&self.since), own(&self.until)),
+            Engine::Mysql => (
+                self.mysql_since.as_deref().or(own(&self.since)),
+                self.mysql_until.as_deref().or(own(&self.until)),
+            ),
+            Engine::Mariadb => (
+                self.mariadb_since.as_deref().or(own(&self.since)),
+                self.mariadb_until.as_deref().or(own(&self.until)),
+            ),
+        }
     }
-}
 
-fn with_ram_fraction(mut knob: Knob, low: f64, high: f64) -> Knob {
-    knob.ram_fraction = Some((low, high));
-    knob
-}
-
-fn risky(mut knob: Knob, durability: Durability, values: &[&str]) -> Knob {
-    knob.durability = durability;
-    knob.risky_values = values.iter().map(|v| v.to_string()).collect();
-    knob
-}
-
-fn enum_kind(values: &[&str]) -> KnobKind {
-    KnobKind::Enum {
-        values: values.iter().map(|v| v.to_string()).collect(),
+    fn exists_in(&self, engine: Engine, v: Version) -> bool {
+        if self.only.is_some_and(|o| o != engine) {
+            return false;
+        }
+        let (since, until) = self.bounds(engine);
+        since.is_none_or(|s| v.at_least(s)) && until.is_none_or(|u| v.at_most(u))
     }
-}
 
-fn postgres() -> Vec<Knob> {
-    let e = Engine::Postgres;
-    use ApplyMode::*;
-    vec![
-        with_ram_fraction(
-            build(
-                e,
-                Def {
-                    name: "shared_buffers",
-                    kind: int(128 * KB, 8 * 1024 * GB, Unit::Bytes),
-                    default: Value::Int(128 * MB),
-                    apply: Restart,
-                    range: None,
-                    description: "memory for PostgreSQL's own page cache",
-                },
-            ),
-            0.005,
-            0.4,
-        ),
-        build(
-            e,
-            Def {
-                name: "wal_buffers",
-                kind: int(-1, 2 * GB, Unit::Bytes),
-                default: Value::Int(-1),
-                apply: Restart,
-                range: range((64 * KB) as f64, (256 * MB) as f64, Scale::Log),
-                description:
-                    "WAL kept in shared memory before it is written (-1 = 1/32 of shared_buffers)",
+    fn build(&self, engine: Engine, version: Version) -> Result<Knob> {
+        let bad = |what: &str| KnobError::Catalog(format!("{}: {what}", self.name));
+        let unit = match self.unit.as_deref().unwrap_or("none") {
+            "none" => Unit::None,
+            "bytes" => Unit::Bytes,
+            "ms" => Unit::Millis,
+            "us" => Unit::Micros,
+            "s" => Unit::Seconds,
+            other => return Err(bad(&format!("unknown unit '{other}'"))),
+        };
+        let number = |text: &Option<String>, what: &str| -> Result<f64> {
+            let text = text.as_ref().ok_or_else(|| bad(&format!("no {what}")))?;
+            crate::value::parse_scaled(text, unit)
+                .map_err(|e| bad(&format!("{what} '{text}': {e}")))
+        };
+        let kind = match self.kind.as_str() {
+            "bool" => KnobKind::Bool,
+            "integer" => KnobKind::Integer {
+                min: number(&self.min, "min")? as i64,
+                max: number(&self.max, "max")? as i64,
+                unit,
             },
-        ),
-        build(
-            e,
-            Def {
-                name: "max_wal_size",
-                kind: int(2 * MB, 2 * 1024 * 1024 * GB, Unit::Bytes),
-                default: Value::Int(GB),
-                apply: Reload,
-                range: range((256 * MB) as f64, (16 * GB) as f64, Scale::Log),
-                description: "WAL growth that triggers a checkpoint",
+            "real" => KnobKind::Real {
+                min: number(&self.min, "min")?,
+                max: number(&self.max, "max")?,
+                unit,
             },
-        ),
-        build(
-            e,
-            Def {
-                name: "checkpoint_timeout",
-                kind: int(30, 86_400, Unit::Seconds),
-                default: Value::Int(300),
-                apply: Reload,
-                range: range(30.0, 3600.0, Scale::Log),
-                description: "longest time between automatic checkpoints",
+            "enum" => KnobKind::Enum {
+                values: self
+                    .values
+                    .clone()
+                    .ok_or_else(|| bad("enum without values"))?,
             },
-        ),
-        build(
-            e,
-            Def {
-                name: "checkpoint_completion_target",
-                kind: KnobKind::Real { min: 0.0, max: 1.0 },
-                default: Value::Real(0.9),
-                apply: Reload,
-                range: range(0.5, 0.99, Scale::Linear),
-                description:
-                    "share of the checkpoint interval over which checkpoint writes are spread",
+            other => return Err(bad(&format!("unknown type '{other}'"))),
+        };
+        let range = match &self.range {
+            Some([low, high]) => Some(Range {
+                low: crate::value::parse_scaled(low, unit)
+                    .map_err(|e| bad(&format!("range low '{low}': {e}")))?,
+                high: crate::value::parse_scaled(high, unit)
+                    .map_err(|e| bad(&format!("range high '{high}': {e}")))?,
+                scale: self.scale.unwrap_or(Scale::Linear),
+            }),
+            None => None,
+        };
+        let mut knob = Knob {
+            name: self.name.clone(),
+            engine,
+            kind,
+            default: Value::Bool(false),
+            apply: match engine {
+                Engine::Mysql => self.mysql_apply.unwrap_or(self.apply),
+                _ => self.apply,
             },
-        ),
-        build(
-            e,
-            Def {
-                name: "commit_delay",
-                kind: int(0, 100_000, Unit::Micros),
-                default: Value::Int(0),
-                apply: Reload,
-                range: range(0.0, 1000.0, Scale::Linear),
-                description:
-                    "delay before a WAL flush so that concurrent commits share it (group commit)",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "commit_siblings",
-                kind: int(0, 1000, Unit::None),
-                default: Value::Int(5),
-                apply: Reload,
-                range: range(1.0, 20.0, Scale::Linear),
-                description: "concurrent open transactions needed before commit_delay applies",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "work_mem",
-                kind: int(64 * KB, 2 * 1024 * GB, Unit::Bytes),
-                default: Value::Int(4 * MB),
-                apply: Session,
-                range: range((MB) as f64, (GB) as f64, Scale::Log),
-                description: "memory per sort or hash before spilling to disk",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "max_connections",
-                kind: int(1, 262_143, Unit::None),
-                default: Value::Int(100),
-                apply: Restart,
-                range: None,
-                description: "most concurrent connections",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "maintenance_work_mem",
-                kind: int(MB, 2 * 1024 * GB, Unit::Bytes),
-                default: Value::Int(64 * MB),
-                apply: Reload,
-                range: range((16 * MB) as f64, (2 * GB) as f64, Scale::Log),
-                description: "memory for VACUUM, CREATE INDEX and similar",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "autovacuum_max_workers",
-                kind: int(1, 262_143, Unit::None),
-                default: Value::Int(3),
-                apply: Restart,
-                range: None,
-                description: "most concurrent autovacuum workers",
-            },
-        ),
-        risky(
-            build(
-                e,
-                Def {
-                    name: "synchronous_commit",
-                    kind: enum_kind(&["on", "off", "local", "remote_write", "remote_apply"]),
-                    default: Value::Enum("on".into()),
-                    apply: Session,
-                    range: None,
-                    description: "whether a commit waits for its WAL to reach disk",
-                },
-            ),
-            Durability::MayLoseCommits,
-            &["off"],
-        ),
-        risky(
-            build(
-                e,
-                Def {
-                    name: "fsync",
-                    kind: KnobKind::Bool,
-                    default: Value::Bool(true),
-                    apply: Reload,
-                    range: None,
-                    description:
-                        "force WAL and data to disk; off can corrupt the cluster on a crash",
-                },
-            ),
-            Durability::MayCorrupt,
-            &["off"],
-        ),
-        risky(
-            build(
-                e,
-                Def {
-                    name: "full_page_writes",
-                    kind: KnobKind::Bool,
-                    default: Value::Bool(true),
-                    apply: Reload,
-                    range: None,
-                    description:
-                        "write whole pages after a checkpoint; off can corrupt data on a crash",
-                },
-            ),
-            Durability::MayCorrupt,
-            &["off"],
-        ),
-    ]
-}
+            durability: self.durability,
+            risky_values: self.risky.clone(),
+            range,
+            ram_fraction: self.ram_fraction.map(|[a, b]| (a, b)),
+            special_values: self.special.clone(),
+            versions: self.version_note(engine),
+            description: self.description.clone(),
+        };
+        let default_text = self.default_for(engine, version);
+        knob.default = knob
+            .parse_value(default_text)
+            .map_err(|e| bad(&format!("default: {e}")))?;
+        Ok(knob)
+    }
 
-fn innodb(e: Engine) -> Vec<Knob> {
-    use ApplyMode::*;
-    let ulong_max = i64::MAX;
-    vec![
-        with_ram_fraction(
-            build(
-                e,
-                Def {
-                    name: "innodb_buffer_pool_size",
-                    kind: int(5 * MB, ulong_max, Unit::Bytes),
-                    default: Value::Int(128 * MB),
-                    apply: Restart,
-                    range: None,
-                    description: "InnoDB's page cache",
-                },
-            ),
-            0.005,
-            0.5,
-        ),
-        build(
-            e,
-            Def {
-                name: "innodb_log_file_size",
-                kind: int(4 * MB, 512 * GB, Unit::Bytes),
-                default: Value::Int(96 * MB),
-                apply: Restart,
-                range: range((48 * MB) as f64, (4 * GB) as f64, Scale::Log),
-                description: "redo log size; larger means fewer forced flushes",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "innodb_log_buffer_size",
-                kind: int(256 * KB, 4 * GB, Unit::Bytes),
-                default: Value::Int(16 * MB),
-                apply: Restart,
-                range: range((MB) as f64, (256 * MB) as f64, Scale::Log),
-                description: "redo kept in memory before it is written",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "innodb_io_capacity",
-                kind: int(100, ulong_max, Unit::None),
-                default: Value::Int(200),
-                apply: Reload,
-                range: range(100.0, 20_000.0, Scale::Log),
-                description: "background flushing rate (IOPS)",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "innodb_flush_neighbors",
-                kind: enum_kind(&["0", "1", "2"]),
-                default: Value::Enum("1".into()),
-                apply: Reload,
-                range: None,
-                description: "flush neighbouring pages together (helps HDDs, not SSDs)",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "innodb_adaptive_hash_index",
-                kind: KnobKind::Bool,
-                default: Value::Bool(false),
-                apply: Reload,
-                range: None,
-                description: "hash index built on hot B-tree pages",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "max_connections",
-                kind: int(10, 100_000, Unit::None),
-                default: Value::Int(151),
-                apply: Reload,
-                range: None,
-                description: "most concurrent connections",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "sort_buffer_size",
-                kind: int(32 * KB, ulong_max, Unit::Bytes),
-                default: Value::Int(2 * MB),
-                apply: Session,
-                range: range((256 * KB) as f64, (64 * MB) as f64, Scale::Log),
-                description: "per-session sort memory",
-            },
-        ),
-        build(
-            e,
-            Def {
-                name: "join_buffer_size",
-                kind: int(128, ulong_max, Unit::Bytes),
-                default: Value::Int(256 * KB),
-                apply: Session,
-                range: range((128 * KB) as f64, (64 * MB) as f64, Scale::Log),
-                description: "per-join buffer for joins without indexes",
-            },
-        ),
-        risky(
-            build(
-                e,
-                Def {
-                    name: "innodb_flush_log_at_trx_commit",
-                    kind: enum_kind(&["0", "1", "2"]),
-                    default: Value::Enum("1".into()),
-                    apply: Reload,
-                    range: None,
-                    description:
-                        "1 = flush redo at every commit; 0 or 2 can lose about a second of commits",
-                },
-            ),
-            Durability::MayLoseCommits,
-            &["0", "2"],
-        ),
-        risky(
-            build(
-                e,
-                Def {
-                    name: "innodb_doublewrite",
-                    kind: KnobKind::Bool,
-                    default: Value::Bool(true),
-                    apply: Restart,
-                    range: None,
-                    description: "protects against torn pages; off can corrupt data on a crash",
-                },
-            ),
-            Durability::MayCorrupt,
-            &["off"],
-        ),
-    ]
+    /// The default of the newest version-specific entry at or below `version`; MySQL's
+    /// defaults are keyed "8.0", MariaDB's and PostgreSQL's by their own versions.
+    fn default_for(&self, engine: Engine, version: Version) -> &str {
+        let mut best: Option<(Version, &str)> = None;
+        for (key, value) in &self.defaults_by_version {
+            let Some(k) = Version::parse(key) else {
+                continue;
+            };
+            let applies = match engine {
+                Engine::Mysql => k.major == 8,
+                Engine::Mariadb => k.major >= 10,
+                Engine::Postgres => true,
+            };
+            let matches_version = match engine {
+                Engine::Mysql => true,
+                _ => version.at_most(key) && version.at_least(key),
+            };
+            if applies && matches_version && best.is_none_or(|(b, _)| k > b) {
+                best = Some((k, value));
+            }
+        }
+        best.map(|(_, v)| v).unwrap_or(&self.default)
+    }
+
+    fn version_note(&self, engine: Engine) -> String {
+        match self.bounds(engine) {
+            (Some(s), Some(u)) => format!("{s} to {u}"),
+            (Some(s), None) => format!("{s}+"),
+            (None, Some(u)) => format!("up to {u}"),
+            (None, None) => "all".into(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -455,28 +313,120 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_names_unique() {
-        for engine in [Engine::Postgres, Engine::Mariadb, Engine::Mysql] {
-            let cat = demo(engine);
-            for knob in &cat {
-                knob.check(&knob.default)
-                    .unwrap_or_else(|e| panic!("{}: {e}", knob.name));
-                assert_eq!(cat.iter().filter(|k| k.name == knob.name).count(), 1);
-            }
-            for name in demo_search_knobs(engine) {
-                let knob = find(&cat, name).unwrap();
-                assert_eq!(
-                    knob.durability,
-                    Durability::Safe,
-                    "{name} must be durability-safe"
+    fn catalogs_parse_with_valid_defaults_for_every_supported_version() {
+        let versions = [
+            (
+                Engine::Postgres,
+                vec![
+                    Version::new(13, 0, 0),
+                    Version::new(14, 0, 0),
+                    Version::new(15, 0, 0),
+                    Version::new(16, 0, 0),
+                    Version::new(17, 0, 0),
+                ],
+            ),
+            (
+                Engine::Mysql,
+                vec![Version::new(8, 0, 20), Version::new(8, 0, 36)],
+            ),
+            (
+                Engine::Mariadb,
+                vec![
+                    Version::new(10, 6, 0),
+                    Version::new(10, 11, 0),
+                    Version::new(11, 4, 0),
+                ],
+            ),
+        ];
+        for (engine, vs) in versions {
+            for v in vs {
+                let cat = for_version(engine, v).unwrap_or_else(|e| panic!("{engine} {v}: {e}"));
+                for knob in &cat {
+                    knob.check(&knob.default)
+                        .unwrap_or_else(|e| panic!("{engine} {v} {}: {e}", knob.name));
+                    assert_eq!(
+                        cat.iter().filter(|k| k.name == knob.name).count(),
+                        1,
+                        "{} twice",
+                        knob.name
+                    );
+                    if let Some(r) = knob.range {
+                        assert!(r.low <= r.high, "{}", knob.name);
+                        let (lo, hi) = knob.numeric_bounds().unwrap();
+                        assert!(
+                            lo <= r.low && r.high <= hi,
+                            "{engine} {}: range outside bounds",
+                            knob.name
+                        );
+                    }
+                }
+                let minimum = if engine == Engine::Postgres { 40 } else { 30 };
+                assert!(
+                    cat.len() >= minimum,
+                    "{engine} {v}: only {} knobs",
+                    cat.len()
                 );
             }
         }
     }
 
     #[test]
+    fn versions_change_what_exists_and_the_defaults() {
+        let names = |e, v| {
+            for_version(e, v)
+                .unwrap()
+                .into_iter()
+                .map(|k| k.name)
+                .collect::<Vec<_>>()
+        };
+        assert!(!names(Engine::Postgres, Version::new(14, 0, 0))
+            .contains(&"wal_compression".to_string()));
+        assert!(names(Engine::Postgres, Version::new(15, 0, 0))
+            .contains(&"wal_compression".to_string()));
+        assert!(names(Engine::Postgres, Version::new(16, 0, 0))
+            .contains(&"old_snapshot_threshold".to_string()));
+        assert!(!names(Engine::Postgres, Version::new(17, 0, 0))
+            .contains(&"old_snapshot_threshold".to_string()));
+        assert!(names(Engine::Mysql, Version::new(8, 0, 36))
+            .contains(&"innodb_redo_log_capacity".to_string()));
+        assert!(!names(Engine::Mysql, Version::new(8, 0, 36))
+            .contains(&"innodb_log_file_size".to_string()));
+        assert!(!names(Engine::Mariadb, Version::new(10, 11, 0))
+            .contains(&"innodb_buffer_pool_instances".to_string()));
+        assert!(names(Engine::Mysql, Version::new(8, 0, 20))
+            .contains(&"innodb_buffer_pool_instances".to_string()));
+        assert!(!names(Engine::Mariadb, Version::new(10, 11, 0))
+            .contains(&"innodb_redo_log_capacity".to_string()));
+        let hash_mem = |v| {
+            find(
+                &for_version(Engine::Postgres, v).unwrap(),
+                "hash_mem_multiplier",
+            )
+            .unwrap()
+            .default
+            .clone()
+        };
+        assert_eq!(hash_mem(Version::new(14, 0, 0)), Value::Real(1.0));
+        assert_eq!(hash_mem(Version::new(15, 0, 0)), Value::Real(2.0));
+        let ahi = |e, v| {
+            find(&for_version(e, v).unwrap(), "innodb_adaptive_hash_index")
+                .unwrap()
+                .default
+                .clone()
+        };
+        assert_eq!(
+            ahi(Engine::Mysql, Version::new(8, 0, 36)),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ahi(Engine::Mariadb, Version::new(10, 11, 0)),
+            Value::Bool(false)
+        );
+    }
+
+    #[test]
     fn unknown_knob_suggests_the_closest() {
-        let cat = demo(Engine::Postgres);
+        let cat = for_engine(Engine::Postgres).unwrap();
         let err = find(&cat, "shared_bufers").unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -484,5 +434,11 @@ mod tests {
         );
         let err = find(&cat, "zzz").unwrap_err();
         assert_eq!(err.to_string(), "unknown knob 'zzz' for postgres");
+        let pg14 = for_version(Engine::Postgres, Version::new(14, 0, 0)).unwrap();
+        let err = find(&pg14, "wal_compression").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wal_compression is not settable on this postgres version (it exists in 15+)"
+        );
     }
 }

@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn parses_validates_and_diffs() {
-        let cat = catalog::demo(Engine::Postgres);
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
         let config = Config::parse_pairs(
             &cat,
             [("shared_buffers", "1GB"), ("checkpoint_timeout", "15min")],
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_knob_and_the_value() {
-        let cat = catalog::demo(Engine::Postgres);
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
         let err = Config::parse_pairs(&cat, [("shared_buffers", "5 apples")]).unwrap_err();
         assert!(
             err.to_string().starts_with("shared_buffers = '5 apples'"),

@@ -14,6 +14,12 @@ pub enum KnobError {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("{name} is not settable on this {engine} version (it exists in {versions})")]
+    NotInVersion {
+        engine: String,
+        name: String,
+        versions: String,
+    },
     #[error("{knob} = '{value}': {reason}")]
     BadValue {
         knob: String,
@@ -27,6 +33,8 @@ pub enum KnobError {
         min: String,
         max: String,
     },
+    #[error("knob catalog: {0}")]
+    Catalog(String),
     #[error("search space: {0}")]
     Space(String),
     #[error(
@@ -42,6 +50,6 @@ pub enum KnobError {
 impl KnobError {
     /// True when the error is about user input (a name or a value), not about internal state.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, KnobError::Space(_))
+        !matches!(self, KnobError::Space(_) | KnobError::Catalog(_))
     }
 }

@@ -55,9 +55,24 @@ pub enum Scale {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum KnobKind {
     Bool,
-    Integer { min: i64, max: i64, unit: Unit },
-    Real { min: f64, max: f64 },
-    Enum { values: Vec<String> },
+    Integer {
+        min: i64,
+        max: i64,
+        unit: Unit,
+    },
+    Real {
+        min: f64,
+        max: f64,
+        #[serde(default = "no_unit")]
+        unit: Unit,
+    },
+    Enum {
+        values: Vec<String>,
+    },
+}
+
+fn no_unit() -> Unit {
+    Unit::None
 }
 
 /// The part of a knob's range worth searching, in the knob's stored unit.
@@ -84,6 +99,10 @@ pub struct Knob {
     /// Tuning range as fractions of the machine's RAM (memory knobs), resolved against
     /// [`crate::Hardware`].
     pub ram_fraction: Option<(f64, f64)>,
+    /// Values with a meaning of their own (0 = off, -1 = auto), worth trying on their own.
+    pub special_values: Vec<String>,
+    /// Versions that have the knob ("15+", "up to 10.5", "all").
+    pub versions: String,
     pub description: String,
 }
 
@@ -135,7 +154,7 @@ impl Knob {
                     Ok(())
                 }
             }
-            (KnobKind::Real { min, max }, Value::Real(v)) => {
+            (KnobKind::Real { min, max, .. }, Value::Real(v)) => {
                 if v < min || v > max || !v.is_finite() {
                     Err(KnobError::OutOfRange {
                         knob: self.name.clone(),
@@ -161,11 +180,20 @@ impl Knob {
                 .any(|r| r.eq_ignore_ascii_case(&value.to_string()))
     }
 
-    /// The unit the integer value is stored in (`Unit::None` for non-integers).
+    /// The unit numeric values are stored in (`Unit::None` for bool and enum knobs).
     pub fn unit(&self) -> Unit {
         match self.kind {
-            KnobKind::Integer { unit, .. } => unit,
+            KnobKind::Integer { unit, .. } | KnobKind::Real { unit, .. } => unit,
             _ => Unit::None,
+        }
+    }
+
+    /// Server bounds of a numeric knob, in its unit.
+    pub fn numeric_bounds(&self) -> Option<(f64, f64)> {
+        match self.kind {
+            KnobKind::Integer { min, max, .. } => Some((min as f64, max as f64)),
+            KnobKind::Real { min, max, .. } => Some((min, max)),
+            _ => None,
         }
     }
 

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use knobs::{catalog, Engine, Space, SpaceOptions};
-//! let cat = catalog::demo(Engine::Postgres);
+//! let cat = catalog::for_engine(Engine::Postgres).unwrap();
 //! let space = Space::new(&cat, &SpaceOptions::default()).unwrap();
 //! let config = space.decode(&vec![0.5; space.dims()]).unwrap();
 //! assert!(config.get("shared_buffers").is_some());
@@ -17,10 +17,13 @@ pub mod catalog;
 mod config;
 mod engine;
 mod error;
+pub mod heuristic;
 mod knob;
 mod memory;
+pub mod render;
 mod space;
 mod value;
+mod version;
 
 pub use config::{Config, ConfigDiff, KnobChange};
 pub use engine::Engine;
@@ -28,4 +31,5 @@ pub use error::{KnobError, Result};
 pub use knob::{ApplyMode, Durability, Knob, KnobKind, Range, Scale, Unit};
 pub use memory::{Hardware, MemoryEstimate};
 pub use space::{Space, SpaceOptions};
-pub use value::Value;
+pub use value::{parse_bytes, Value};
+pub use version::Version;

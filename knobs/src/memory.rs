@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn guardrail_rejects_configs_beyond_the_budget_with_numbers() {
-        let cat = catalog::demo(Engine::Postgres);
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
         let ok = Config::parse_pairs(&cat, [("shared_buffers", "2GB")]).unwrap();
         let estimate = MemoryEstimate::of(Engine::Postgres, &ok, &cat);
         // 2 GiB + 16 MiB wal + 100 x 4 MiB x 1.5 + 3 x 64 MiB
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn innodb_estimate_counts_the_pool_and_sessions() {
-        let cat = catalog::demo(Engine::Mariadb);
+        let cat = catalog::for_engine(Engine::Mariadb).unwrap();
         let config = Config::parse_pairs(&cat, [("innodb_buffer_pool_size", "1GB")]).unwrap();
         let estimate = MemoryEstimate::of(Engine::Mariadb, &config, &cat);
         assert!(estimate.total_bytes > 1 << 30);

@@ -134,7 +134,7 @@ impl Space {
                 (KnobKind::Integer { min, max, unit }, Some(r)) => {
                     Value::Int(round_int(from_unit(x, r), *unit).clamp(*min, *max))
                 }
-                (KnobKind::Real { min, max }, Some(r)) => {
+                (KnobKind::Real { min, max, .. }, Some(r)) => {
                     Value::Real(((from_unit(x, r) * 1000.0).round() / 1000.0).clamp(*min, *max))
                 }
                 _ => {
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn decoded_points_are_always_valid() {
         for engine in [Engine::Postgres, Engine::Mariadb] {
-            let cat = catalog::demo(engine);
+            let cat = catalog::for_engine(engine).unwrap();
             let space = Space::new(
                 &cat,
                 &SpaceOptions {
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trips_each_kind() {
-        let cat = catalog::demo(Engine::Mariadb);
+        let cat = catalog::for_engine(Engine::Mariadb).unwrap();
         let space = Space::new(&cat, &SpaceOptions::default()).unwrap();
         let config = Config::parse_pairs(
             &cat,
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn durability_knobs_need_opt_in_and_corrupting_ones_never_enter() {
-        let cat = catalog::demo(Engine::Postgres);
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
         let safe = Space::new(&cat, &SpaceOptions::default()).unwrap();
         assert!(safe
             .dimensions()

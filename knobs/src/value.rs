@@ -82,12 +82,19 @@ const TIME_UNITS_MS: [(&str, i64); 5] = [
     ("ms", 1),
 ];
 
-/// Parse "4GB", "512kB", "10s", "5min", or a bare number (taken in the knob's unit).
-pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
+/// Parse "4GB", "512kB", "10s", "5min", "2.5ms" or a bare number (taken in the knob's unit)
+/// into the knob's unit.
+pub(crate) fn parse_scaled(text: &str, unit: Unit) -> Result<f64, String> {
     let text = text.trim();
     let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+' || c == '.'))
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))
         .unwrap_or(text.len());
+    // "1e3" is a number but "1EB" is a size: only take the exponent when digits follow.
+    let split = if text[..split].ends_with(['e', 'E']) {
+        split - 1
+    } else {
+        split
+    };
     let (number, suffix) = text.split_at(split);
     let suffix = suffix.trim();
     let number: f64 = number.parse().map_err(|_| "not a number".to_string())?;
@@ -98,9 +105,9 @@ pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
         1.0
     } else {
         match unit {
-            Unit::Bytes => size_factor(suffix)
-                .ok_or_else(|| format!("unknown size unit '{suffix}'; use B, kB, MB, GB or TB"))?
-                as f64,
+            Unit::Bytes => size_factor(suffix).ok_or_else(|| {
+                format!("unknown size unit '{suffix}'; use B, kB, MB, GB, TB or EB")
+            })?,
             Unit::Millis | Unit::Seconds | Unit::Micros => {
                 let ms = time_factor_ms(suffix).ok_or_else(|| {
                     format!("unknown time unit '{suffix}'; use us, ms, s, min, h or d")
@@ -115,23 +122,41 @@ pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
         }
     };
     let scaled = number * factor;
-    if scaled.abs() > i64::MAX as f64 / 2.0 {
+    if !scaled.is_finite() {
         return Err("number too large".to_string());
     }
-    if scaled.fract().abs() > 1e-9 {
+    Ok(scaled)
+}
+
+/// Parse a human size ("8GiB", "512MB") into bytes.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let v = parse_quantity(text, Unit::Bytes)?;
+    u64::try_from(v).map_err(|_| "a size cannot be negative".to_string())
+}
+
+/// [`parse_scaled`] for integer knobs: the result must be whole and fit in an i64.
+pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<i64, String> {
+    let scaled = parse_scaled(text, unit)?;
+    if scaled.abs() >= 9.2e18 {
+        return Err("number too large".to_string());
+    }
+    if (scaled - scaled.round()).abs() > 1e-6 * scaled.abs().max(1.0) {
         return Err("not a whole number in this knob's unit".to_string());
     }
     Ok(scaled.round() as i64)
 }
 
-fn size_factor(suffix: &str) -> Option<i64> {
+fn size_factor(suffix: &str) -> Option<f64> {
     let normalized = suffix.trim_end_matches("iB").trim_end_matches('B');
+    let k = KB as f64;
     match normalized.to_ascii_lowercase().as_str() {
-        "" => Some(1),
-        "k" => Some(KB),
-        "m" => Some(KB * KB),
-        "g" => Some(KB * KB * KB),
-        "t" => Some(KB * KB * KB * KB),
+        "" => Some(1.0),
+        "k" => Some(k),
+        "m" => Some(k * k),
+        "g" => Some(k * k * k),
+        "t" => Some(k * k * k * k),
+        "p" => Some(k * k * k * k * k),
+        "e" => Some(k * k * k * k * k * k),
         _ => None,
     }
 }
@@ -162,7 +187,8 @@ pub(crate) fn format_quantity(value: i64, unit: Unit) -> String {
         Unit::Bytes => pick(&SIZE_UNITS, value),
         Unit::Millis => pick(&TIME_UNITS_MS, value),
         Unit::Seconds => pick(&TIME_UNITS_MS, value.saturating_mul(1000)),
-        Unit::Micros => format!("{value}us"),
+        // PostgreSQL accepts no unit suffix on microsecond knobs (commit_delay): keep it bare.
+        Unit::Micros => value.to_string(),
         Unit::None => value.to_string(),
     }
 }

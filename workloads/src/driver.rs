@@ -1,21 +1,44 @@
-//! The benchmark driver: N client sessions in a closed loop, a warm-up then a measured window,
-//! per-second throughput samples (the unit of evidence for the statistics downstream) and a
-//! latency histogram.
+//! The benchmark driver: N client sessions, a warm-up then a measured window, per-second
+//! throughput samples (the unit of evidence for the statistics downstream) and latency
+//! histograms, overall and per template.
+//!
+//! Two modes. Closed loop: each client starts its next unit of work when the last one ends.
+//! Open loop (`rate`): units arrive on a fixed schedule (regular or Poisson) whatever the
+//! server does, and latency counts from the *intended* start, so a stall shows in the tail
+//! instead of silently slowing the arrivals (no coordinated omission); the gap between the
+//! intended and the actual start is reported separately as schedule lag.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, WorkloadError};
 
 /// One client's connection, able to run one unit of work (a transaction).
 pub trait Session: Send + 'static {
-    fn run_once(&mut self, rng: &mut StdRng) -> impl Future<Output = Result<()>> + Send;
+    /// Run one unit; returns the index of the template (transaction type) it ran.
+    fn run_once(&mut self, rng: &mut StdRng) -> impl Future<Output = Result<usize>> + Send;
+
+    /// Names of the templates, by index.
+    fn labels(&self) -> Vec<String> {
+        vec!["transaction".into()]
+    }
+}
+
+/// Arrival process of the open loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    #[default]
+    Poisson,
+    Regular,
 }
 
 /// How to drive a workload.
@@ -25,6 +48,24 @@ pub struct DriverOptions {
     pub warmup: Duration,
     pub duration: Duration,
     pub seed: u64,
+    /// Open loop at this many units per second (all clients together); closed loop if None.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub arrival: Arrival,
+}
+
+impl DriverOptions {
+    pub fn closed(clients: usize, warmup: Duration, duration: Duration, seed: u64) -> Self {
+        DriverOptions {
+            clients,
+            warmup,
+            duration,
+            seed,
+            rate: None,
+            arrival: Arrival::Poisson,
+        }
+    }
 }
 
 /// Latency figures in milliseconds.
@@ -38,17 +79,34 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
+/// One template's share of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TemplateStats {
+    pub count: u64,
+    pub errors: u64,
+    pub latency: LatencySummary,
+}
+
 /// What one run measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     pub clients: usize,
     pub warmup_secs: f64,
     pub duration_secs: f64,
+    /// Open-loop target rate, if any.
+    #[serde(default)]
+    pub rate: Option<f64>,
     /// Units of work completed in the measured window.
     pub committed: u64,
     /// Completed units per second of the measured window, one sample a second.
     pub per_second: Vec<f64>,
+    /// From the intended start in open loop, from the actual start in closed loop.
     pub latency: LatencySummary,
+    /// Open loop: how late units started against their schedule.
+    #[serde(default)]
+    pub schedule_lag: Option<LatencySummary>,
+    #[serde(default)]
+    pub per_template: BTreeMap<String, TemplateStats>,
     /// Failures by kind (bounded set of labels).
     pub errors: BTreeMap<String, u64>,
     /// Retried deadlocks and serialization failures.
@@ -74,9 +132,43 @@ const MAX_RETRIES: u32 = 10;
 
 struct ClientResult {
     histogram: Histogram<u64>,
+    lag: Histogram<u64>,
+    templates: Vec<(Histogram<u64>, u64)>,
     buckets: Vec<u64>,
     errors: BTreeMap<String, u64>,
     retries: u64,
+}
+
+/// The open loop's shared schedule: the k-th arrival's offset from the start, deterministic
+/// under the seed whichever client takes it.
+struct Schedule {
+    next: AtomicU64,
+    offsets: Vec<Duration>,
+}
+
+impl Schedule {
+    fn new(rate: f64, arrival: Arrival, horizon: Duration, seed: u64) -> Schedule {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_A441_7A1E);
+        let mut t = 0.0f64;
+        let mut offsets = Vec::new();
+        while t < horizon.as_secs_f64() && offsets.len() < 50_000_000 {
+            offsets.push(Duration::from_secs_f64(t));
+            t += match arrival {
+                Arrival::Regular => 1.0 / rate,
+                // Exponential gaps: -ln(U) / rate.
+                Arrival::Poisson => -(1.0 - rng.gen::<f64>()).ln() / rate,
+            };
+        }
+        Schedule {
+            next: AtomicU64::new(0),
+            offsets,
+        }
+    }
+
+    fn take(&self) -> Option<Duration> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        self.offsets.get(k).copied()
+    }
 }
 
 /// Run `options.clients` sessions made by `connect` and measure them.
@@ -91,29 +183,63 @@ where
             "need at least one client and a non-zero duration".into(),
         ));
     }
+    if let Some(rate) = options.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(WorkloadError::Run(format!(
+                "rate {rate} must be a positive number of units per second"
+            )));
+        }
+    }
     let mut sessions = Vec::with_capacity(options.clients);
     for i in 0..options.clients {
         sessions.push(connect(i).await?);
     }
+    let labels = sessions.first().map(Session::labels).unwrap_or_default();
     let start = Instant::now();
     let measure_from = start + options.warmup;
     let end = measure_from + options.duration;
     let seconds = options.duration.as_secs().max(1) as usize;
+    let schedule = options.rate.map(|rate| {
+        Arc::new(Schedule::new(
+            rate,
+            options.arrival,
+            options.warmup + options.duration,
+            options.seed,
+        ))
+    });
     let mut tasks = Vec::with_capacity(options.clients);
     for (i, mut session) in sessions.into_iter().enumerate() {
         let seed = options
             .seed
             .wrapping_add(i as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let schedule = schedule.clone();
+        let n_labels = labels.len().max(1);
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut result = ClientResult {
                 histogram: new_histogram(),
+                lag: new_histogram(),
+                templates: (0..n_labels).map(|_| (new_histogram(), 0)).collect(),
                 buckets: vec![0; seconds],
                 errors: BTreeMap::new(),
                 retries: 0,
             };
-            while Instant::now() < end {
+            loop {
+                // When the unit should start: now (closed loop) or its slot in the schedule.
+                let intended = match &schedule {
+                    None => Instant::now(),
+                    Some(s) => match s.take() {
+                        Some(offset) => start + offset,
+                        None => break,
+                    },
+                };
+                if intended >= end {
+                    break;
+                }
+                if schedule.is_some() {
+                    tokio::time::sleep_until(intended.into()).await;
+                }
                 let began = Instant::now();
                 let mut attempt = 0;
                 let outcome = loop {
@@ -126,13 +252,21 @@ where
                     }
                 };
                 let done = Instant::now();
-                if began < measure_from || done > end {
+                if intended < measure_from || done > end {
                     continue;
                 }
                 match outcome {
-                    Ok(()) => {
-                        let micros = done.duration_since(began).as_micros().max(1) as u64;
-                        let _ = result.histogram.record(micros.min(result.histogram.high()));
+                    Ok(template) => {
+                        let micros = done.duration_since(intended).as_micros().max(1) as u64;
+                        let micros = micros.min(result.histogram.high());
+                        let _ = result.histogram.record(micros);
+                        if let Some((h, _)) = result.templates.get_mut(template) {
+                            let _ = h.record(micros);
+                        }
+                        if schedule.is_some() {
+                            let lag = began.duration_since(intended).as_micros().max(1) as u64;
+                            let _ = result.lag.record(lag.min(result.lag.high()));
+                        }
                         let second =
                             (done.duration_since(measure_from).as_secs() as usize).min(seconds - 1);
                         result.buckets[second] += 1;
@@ -148,6 +282,9 @@ where
         }));
     }
     let mut histogram = new_histogram();
+    let mut lag = new_histogram();
+    let mut templates: Vec<Histogram<u64>> =
+        (0..labels.len().max(1)).map(|_| new_histogram()).collect();
     let mut buckets = vec![0u64; seconds];
     let mut errors = BTreeMap::new();
     let mut retries = 0;
@@ -156,6 +293,10 @@ where
             .await
             .map_err(|e| WorkloadError::Run(format!("client task failed: {e}")))?;
         let _ = histogram.add(&r.histogram);
+        let _ = lag.add(&r.lag);
+        for (total, (h, _)) in templates.iter_mut().zip(&r.templates) {
+            let _ = total.add(h);
+        }
         for (total, b) in buckets.iter_mut().zip(&r.buckets) {
             *total += b;
         }
@@ -165,32 +306,72 @@ where
         retries += r.retries;
     }
     let committed: u64 = buckets.iter().sum();
-    let ms = |us: u64| us as f64 / 1000.0;
+    let per_template = labels
+        .iter()
+        .zip(&templates)
+        .map(|(name, h)| {
+            (
+                name.clone(),
+                TemplateStats {
+                    count: h.len(),
+                    errors: 0,
+                    latency: summarize(h),
+                },
+            )
+        })
+        .collect();
     Ok(Measurement {
         clients: options.clients,
         warmup_secs: options.warmup.as_secs_f64(),
         duration_secs: seconds as f64,
+        rate: options.rate,
         committed,
         per_second: buckets.iter().map(|&b| b as f64).collect(),
-        latency: if histogram.is_empty() {
-            LatencySummary::default()
-        } else {
-            LatencySummary {
-                mean_ms: histogram.mean() / 1000.0,
-                p50_ms: ms(histogram.value_at_quantile(0.5)),
-                p95_ms: ms(histogram.value_at_quantile(0.95)),
-                p99_ms: ms(histogram.value_at_quantile(0.99)),
-                p999_ms: ms(histogram.value_at_quantile(0.999)),
-                max_ms: ms(histogram.max()),
-            }
-        },
+        latency: summarize(&histogram),
+        schedule_lag: options.rate.map(|_| summarize(&lag)),
+        per_template,
         errors,
         retries,
     })
+}
+
+fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    LatencySummary {
+        mean_ms: h.mean() / 1000.0,
+        p50_ms: ms(h.value_at_quantile(0.5)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        p999_ms: ms(h.value_at_quantile(0.999)),
+        max_ms: ms(h.max()),
+    }
 }
 
 #[allow(clippy::expect_used)]
 fn new_histogram() -> Histogram<u64> {
     // 1 µs .. 10 min at 3 significant digits: constant bounds, valid by construction.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_deterministic_and_hit_the_rate() {
+        let a = Schedule::new(1000.0, Arrival::Poisson, Duration::from_secs(10), 7);
+        let b = Schedule::new(1000.0, Arrival::Poisson, Duration::from_secs(10), 7);
+        assert_eq!(a.offsets, b.offsets);
+        let n = a.offsets.len() as f64;
+        assert!(
+            (n - 10_000.0).abs() < 400.0,
+            "{n} arrivals in 10 s at 1000/s"
+        );
+        let r = Schedule::new(100.0, Arrival::Regular, Duration::from_secs(1), 7);
+        assert_eq!(r.offsets.len(), 100);
+        assert_eq!(r.offsets[1], Duration::from_millis(10));
+    }
 }

@@ -12,13 +12,30 @@ pub enum WorkloadError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("mysql: {0}")]
     Mysql(#[from] mysql_async::Error),
+    #[error("workload file {file}: {field}: {reason}")]
+    Spec {
+        file: String,
+        field: String,
+        reason: String,
+    },
     #[error("workload '{name}': {reason}")]
     Invalid { name: String, reason: String },
+    /// Instrumentation the target lacks, with how to enable it.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("benchmark run failed: {0}")]
     Run(String),
 }
 
 impl WorkloadError {
+    /// Input the user must fix (a workload file, a name, a scale).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            WorkloadError::Spec { .. } | WorkloadError::Invalid { .. }
+        ) || matches!(self, WorkloadError::Target(t) if t.is_bad_input())
+    }
+
     /// Errors a benchmark retries rather than counts as a failure of the run (deadlocks,
     /// serialization failures).
     pub fn is_retryable(&self) -> bool {
@@ -43,8 +60,9 @@ impl WorkloadError {
             }
             WorkloadError::Mysql(_) => "connection".into(),
             WorkloadError::Target(_) => "connect".into(),
-            WorkloadError::Invalid { .. } => "invalid".into(),
+            WorkloadError::Invalid { .. } | WorkloadError::Spec { .. } => "invalid".into(),
             WorkloadError::Run(_) => "run".into(),
+            WorkloadError::Unavailable(_) => "unavailable".into(),
         }
     }
 }

@@ -5,9 +5,15 @@
 //! Administration (applying knobs, restarts on a real target) is the `agent`'s job; this crate
 //! only starts and stops servers it owns (sandboxes).
 
+pub mod analysis;
+pub mod builtin;
+pub mod capture;
 pub mod driver;
 mod error;
+mod load;
+pub mod replay;
 pub mod sandbox;
+pub mod spec;
 pub mod target;
 pub mod tpcb;
 

@@ -3,18 +3,14 @@
 //! loader for PostgreSQL (COPY) and MySQL/MariaDB (multi-row INSERT).
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
-use futures_util::SinkExt;
 use knobs::Engine;
 use mysql_async::prelude::Queryable;
-use rand::rngs::StdRng;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::driver::Session;
-use crate::target::{classify_mysql, classify_pg, connect_mysql, connect_postgres};
+use crate::load::{copy_rows, insert_rows};
+use crate::target::{connect_mysql, connect_postgres};
 use crate::{Result, TargetUrl, WorkloadError};
 
 const ACCOUNTS_PER_BRANCH: i64 = 100_000;
@@ -185,148 +181,4 @@ impl Tpcb {
             }
         }
     }
-
-    /// Open one client session with its statements prepared.
-    pub async fn session(&self, url: &TargetUrl) -> Result<TpcbSession> {
-        let scale = i64::from(self.scale);
-        match url.family() {
-            Engine::Postgres => {
-                let client = connect_postgres(url).await?;
-                let mut statements = Vec::new();
-                for sql in [
-                    "UPDATE tpcb_accounts SET abalance = abalance + $1 WHERE aid = $2",
-                    "SELECT abalance FROM tpcb_accounts WHERE aid = $1",
-                    "UPDATE tpcb_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
-                    "UPDATE tpcb_branches SET bbalance = bbalance + $1 WHERE bid = $2",
-                    "INSERT INTO tpcb_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
-                ] {
-                    statements.push(client.prepare(sql).await.map_err(|e| classify_pg(url, e))?);
-                }
-                Ok(TpcbSession {
-                    scale,
-                    conn: Conn::Postgres { client, statements },
-                })
-            }
-            Engine::Mysql | Engine::Mariadb => {
-                let mut conn = connect_mysql(url).await?;
-                let mut statements = Vec::new();
-                for sql in [
-                    "UPDATE tpcb_accounts SET abalance = abalance + ? WHERE aid = ?",
-                    "SELECT abalance FROM tpcb_accounts WHERE aid = ?",
-                    "UPDATE tpcb_tellers SET tbalance = tbalance + ? WHERE tid = ?",
-                    "UPDATE tpcb_branches SET bbalance = bbalance + ? WHERE bid = ?",
-                    "INSERT INTO tpcb_history (tid, bid, aid, delta, mtime) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
-                ] {
-                    statements.push(conn.prep(sql).await.map_err(|e| classify_mysql(url, e))?);
-                }
-                Ok(TpcbSession {
-                    scale,
-                    conn: Conn::Mysql { conn, statements },
-                })
-            }
-        }
-    }
 }
-
-async fn copy_rows(
-    client: &tokio_postgres::Client,
-    sql: &str,
-    count: i64,
-    row: impl Fn(&mut String, i64) -> std::fmt::Result,
-) -> Result<()> {
-    let sink = client.copy_in::<_, Bytes>(sql).await?;
-    futures_util::pin_mut!(sink);
-    let mut buffer = String::with_capacity(1 << 20);
-    for i in 1..=count {
-        let _ = row(&mut buffer, i);
-        if buffer.len() > 1 << 20 {
-            sink.send(Bytes::from(std::mem::take(&mut buffer))).await?;
-        }
-    }
-    sink.send(Bytes::from(buffer)).await?;
-    sink.finish().await?;
-    Ok(())
-}
-
-async fn insert_rows(
-    conn: &mut mysql_async::Conn,
-    prefix: &str,
-    count: i64,
-    row: impl Fn(&mut String, i64) -> std::fmt::Result,
-) -> Result<()> {
-    const BATCH: i64 = 5_000;
-    let mut start = 1;
-    while start <= count {
-        let end = (start + BATCH - 1).min(count);
-        let mut sql = String::with_capacity(prefix.len() + 32 * BATCH as usize);
-        sql.push_str(prefix);
-        for i in start..=end {
-            if i > start {
-                sql.push(',');
-            }
-            let _ = row(&mut sql, i);
-        }
-        conn.query_drop(sql).await?;
-        start = end + 1;
-    }
-    Ok(())
-}
-
-enum Conn {
-    Postgres {
-        client: tokio_postgres::Client,
-        statements: Vec<tokio_postgres::Statement>,
-    },
-    Mysql {
-        conn: mysql_async::Conn,
-        statements: Vec<mysql_async::Statement>,
-    },
-}
-
-/// One client of the benchmark.
-pub struct TpcbSession {
-    scale: i64,
-    conn: Conn,
-}
-
-impl std::fmt::Debug for TpcbSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TpcbSession(scale {})", self.scale)
-    }
-}
-
-impl Session for TpcbSession {
-    async fn run_once(&mut self, rng: &mut StdRng) -> Result<()> {
-        let aid: i32 = rng.gen_range(1..=(self.scale * ACCOUNTS_PER_BRANCH) as i32);
-        let bid: i32 = rng.gen_range(1..=self.scale as i32);
-        let tid: i32 = rng.gen_range(1..=(self.scale * TELLERS_PER_BRANCH) as i32);
-        let delta: i32 = rng.gen_range(-5000..=5000);
-        match &mut self.conn {
-            Conn::Postgres { client, statements } => {
-                let tx = client.transaction().await?;
-                tx.execute(&statements[0], &[&delta, &aid]).await?;
-                tx.query_one(&statements[1], &[&aid]).await?;
-                tx.execute(&statements[2], &[&delta, &tid]).await?;
-                tx.execute(&statements[3], &[&delta, &bid]).await?;
-                tx.execute(&statements[4], &[&tid, &bid, &aid, &delta])
-                    .await?;
-                tx.commit().await?;
-            }
-            Conn::Mysql { conn, statements } => {
-                let mut tx = conn
-                    .start_transaction(mysql_async::TxOpts::default())
-                    .await?;
-                tx.exec_drop(&statements[0], (delta, aid)).await?;
-                let _: Option<i32> = tx.exec_first(&statements[1], (aid,)).await?;
-                tx.exec_drop(&statements[2], (delta, tid)).await?;
-                tx.exec_drop(&statements[3], (delta, bid)).await?;
-                tx.exec_drop(&statements[4], (tid, bid, aid, delta)).await?;
-                tx.commit().await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Short warm-up default: long enough to fill caches after a restart on a small data set.
-pub const DEFAULT_WARMUP: Duration = Duration::from_secs(2);

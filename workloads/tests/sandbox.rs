@@ -46,8 +46,14 @@ async fn start_query_restart_stop(engine: Engine, setting: &str, value: &str, sh
 
     sandbox.set_setting(setting, value);
     let first_pid = sandbox.pid().unwrap();
+    let first_port = sandbox.port();
     sandbox.restart().unwrap();
     assert_ne!(sandbox.pid().unwrap(), first_pid);
+    assert_eq!(
+        sandbox.port(),
+        first_port,
+        "a restart must keep the URL valid"
+    );
     assert_eq!(read_setting(&sandbox, setting).await, shown);
 
     let pid = sandbox.pid().unwrap() as i32;

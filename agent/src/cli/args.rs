@@ -24,9 +24,129 @@ pub enum Command {
     Knobs(KnobsCommand),
     /// Start a throwaway sandbox server and wait (Ctrl-C stops and removes it).
     Sandbox(SandboxArgs),
+    /// Run a built-in or captured workload and measure it.
+    Bench(BenchArgs),
+    /// Capture what a target runs into a workload file.
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
+    /// Apply a plan (knob values) to a target, recording how to undo it.
+    Apply(ApplyArgs),
+    /// Undo a change made by `apply`.
+    Rollback(RollbackArgs),
     /// What a target database is doing: one snapshot, or a live view.
     #[command(subcommand)]
     Telemetry(super::telemetry_cmd::TelemetryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Diff statement statistics over a window (pg_stat_statements, performance_schema) and
+    /// write the templates, their weights and parameter generators as a workload file.
+    Capture {
+        #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+        target: String,
+        /// Workload file to write (.toml or .json).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value = "60s")]
+        window: String,
+        /// Keep at most this many templates (the most called).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        top: u32,
+        #[arg(long, default_value = "captured")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Target URL (postgres://… or mysql://…).
+    #[arg(
+        long,
+        env = "DBTUNER_TARGET",
+        hide_env_values = true,
+        conflicts_with = "sandbox"
+    )]
+    pub target: Option<String>,
+    /// Run on a throwaway sandbox instead.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxEngine>,
+    /// Built-in (tpcb, select-only, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap) or a workload file.
+    #[arg(long)]
+    pub workload: String,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub scale: u32,
+    /// Client connections (default: the workload's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub clients: Option<u32>,
+    #[arg(long, default_value = "30s")]
+    pub duration: String,
+    #[arg(long, default_value = "5s")]
+    pub warmup: String,
+    /// Open loop at this many transactions per second (Poisson arrivals); closed loop if absent.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Regular instead of Poisson arrivals in the open loop.
+    #[arg(long, requires = "rate")]
+    pub regular: bool,
+    /// Create and fill a built-in's tables on the target (drops them first).
+    #[arg(long)]
+    pub load: bool,
+    /// MySQL/MariaDB: send statements as text instead of server-side prepared statements.
+    #[arg(long)]
+    pub text_protocol: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Target URL (postgres://… or mysql://…).
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+    pub target: String,
+    /// Plan file, JSON or TOML (see the README).
+    #[arg(long)]
+    pub plan: std::path::PathBuf,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow knobs that need a server restart (with --restart-command).
+    #[arg(long)]
+    pub allow_restart: bool,
+    /// Shell command that restarts the server, e.g. "systemctl restart postgresql".
+    #[arg(long)]
+    pub restart_command: Option<String>,
+    /// Allow values that can lose committed transactions on a crash.
+    #[arg(long)]
+    pub allow_durability_risk: bool,
+    /// RAM of the database host for the memory guardrail (default: this machine's, for a
+    /// local target).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Where change records and the audit log live (default $DBTUNER_STATE or ~/.dbtuner).
+    #[arg(long)]
+    pub state: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
+    pub target: String,
+    /// The change id `apply` printed.
+    #[arg(long)]
+    pub change: String,
+    #[arg(long)]
+    pub allow_restart: bool,
+    #[arg(long)]
+    pub restart_command: Option<String>,
+    #[arg(long)]
+    pub state: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Engines the sandbox can start.
@@ -98,10 +218,48 @@ pub enum KnobsCommand {
     List {
         #[arg(long, value_enum)]
         engine: CatalogEngine,
+        /// Server version (e.g. 13, 17, 8.0.36, 10.6); default: PostgreSQL 15, MySQL 8.0,
+        /// MariaDB 10.11.
+        #[arg(long)]
+        version: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+    /// A PGTune-style starting configuration from the hardware and the workload profile.
+    Heuristic(HeuristicArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    Sql,
+    Conf,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HeuristicArgs {
+    #[arg(long, value_enum)]
+    pub engine: CatalogEngine,
+    /// Server version (default: PostgreSQL 15, MySQL 8.0, MariaDB 10.11).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// RAM for the database, e.g. 8GiB or 512MB.
+    #[arg(long)]
+    pub memory: String,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub cpus: u32,
+    /// Expected connections (default by profile).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub connections: Option<u32>,
+    /// ssd, hdd, san or nvme.
+    #[arg(long, default_value = "ssd")]
+    pub storage: String,
+    /// web, oltp, dw, desktop or mixed.
+    #[arg(long, default_value = "mixed")]
+    pub profile: String,
+    #[arg(long, value_enum, default_value = "sql")]
+    pub format: ConfigFormat,
 }
 
 #[derive(Debug, Args)]

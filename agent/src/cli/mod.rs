@@ -1,11 +1,14 @@
 //! The command-line interface: argument parsing and wiring only. Exit codes: 0 success,
 //! 1 failure while running, 2 bad input.
 
+mod apply_cmd;
 mod args;
+mod bench_cmd;
 mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
 mod telemetry_cmd;
+mod workload_cmd;
 
 use std::process::ExitCode;
 
@@ -52,6 +55,10 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(crate::telemetry::TelemetryError::is_bad_input)
         || e.downcast_ref::<crate::repository::RepoError>()
             .is_some_and(crate::repository::RepoError::is_bad_input)
+        || e.downcast_ref::<workloads::WorkloadError>()
+            .is_some_and(workloads::WorkloadError::is_bad_input)
+        || e.downcast_ref::<crate::apply::ApplyError>()
+            .is_some_and(crate::apply::ApplyError::is_bad_input)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -60,6 +67,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
         args::Command::Telemetry(a) => telemetry_cmd::run(a).await,
+        args::Command::Bench(a) => bench_cmd::run(a).await,
+        args::Command::Workload(a) => workload_cmd::run(a).await,
+        args::Command::Apply(a) => apply_cmd::apply(a).await,
+        args::Command::Rollback(a) => apply_cmd::rollback(a).await,
     }
 }
 

@@ -24,8 +24,8 @@ pub enum TelemetryCommand {
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Target URL, postgres://… or mysql://… (default: env DBTUNER_TARGET).
-    #[arg(long)]
+    /// Target URL, postgres://… or mysql://….
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
     pub target: Option<String>,
     /// Print the snapshot as JSON.
     #[arg(long)]
@@ -37,8 +37,8 @@ pub struct SnapshotArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Target URL, postgres://… or mysql://… (default: env DBTUNER_TARGET).
-    #[arg(long)]
+    /// Target URL, postgres://… or mysql://….
+    #[arg(long, env = "DBTUNER_TARGET", hide_env_values = true)]
     pub target: Option<String>,
     /// Time between scrapes (e.g. 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
@@ -72,7 +72,6 @@ pub async fn run(command: TelemetryCommand) -> Result<ExitCode> {
 
 fn target_url(arg: Option<String>) -> Result<TargetUrl> {
     let text = arg
-        .or_else(|| std::env::var("DBTUNER_TARGET").ok())
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| BadInput("no target: pass --target URL or set DBTUNER_TARGET".into()))?;
     Ok(text.parse::<TargetUrl>()?)

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use knobs::Engine;
+use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
-use workloads::tpcb::Tpcb;
+use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
 const SCRIPT: &str = r"\set aid random(1, 100000 * :scale)
@@ -28,16 +29,28 @@ END;
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let rounds: usize = args.next().map(|a| a.parse()).transpose().context("rounds must be a number")?.unwrap_or(3);
-    let seconds: u64 = args.next().map(|a| a.parse()).transpose().context("seconds must be a number")?.unwrap_or(10);
+    let rounds: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()
+        .context("rounds must be a number")?
+        .unwrap_or(3);
+    let seconds: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()
+        .context("seconds must be a number")?
+        .unwrap_or(10);
     let clients = 4;
     let scale = 10;
-    let pgbench = benches::postgres_tool("pgbench").context("pgbench not found; install postgresql-client")?;
+    let pgbench = benches::postgres_tool("pgbench")
+        .context("pgbench not found; install postgresql-client")?;
 
     let sandbox = Sandbox::start(Engine::Postgres)?;
     let url: TargetUrl = sandbox.url().parse()?;
-    let bench = Tpcb::new(scale)?;
+    let bench = Builtin::new("tpcb", scale)?;
     let load = bench.load(&url).await?;
+    let replay = Replay::new(&bench.spec()?, &url).await?;
     eprintln!("loaded {} rows in {:.1} s", load.rows, load.seconds);
     let script = sandbox.dir().join("tpcb.sql");
     std::fs::write(&script, SCRIPT)?;
@@ -45,18 +58,56 @@ async fn main() -> Result<()> {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for round in 0..rounds {
-        let options = DriverOptions { clients, warmup: Duration::from_secs(2), duration: Duration::from_secs(seconds), seed: round as u64 };
-        let m = driver::run(&options, |_| bench.session(&url)).await?;
+        let options = DriverOptions {
+            clients,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(seconds),
+            seed: round as u64,
+            rate: None,
+            arrival: Default::default(),
+        };
+        let m = driver::run(&options, |_| replay.session(&url)).await?;
         ours.push(m.throughput());
         let out = Command::new(&pgbench)
-            .args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), "-D", &format!("scale={scale}"), "-h", "127.0.0.1", "-p", &sandbox.port().to_string(), "-U", "postgres", "-f"])
+            .args([
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                &clients.to_string(),
+                "-j",
+                "2",
+                "-T",
+                &seconds.to_string(),
+                "-D",
+                &format!("scale={scale}"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &sandbox.port().to_string(),
+                "-U",
+                "postgres",
+                "-f",
+            ])
             .arg(&script)
             .arg("postgres")
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let Some(tps) = benches::parse_pgbench_tps(&text) else { bail!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr)) };
+        let Some(tps) = benches::parse_pgbench_tps(&text) else {
+            bail!(
+                "pgbench failed: {}{}",
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
         theirs.push(tps);
-        println!("round {}: dbtuner driver {:.0} tx/s, pgbench {:.0} tx/s, ratio {:.3}", round + 1, ours[round], tps, ours[round] / tps);
+        println!(
+            "round {}: dbtuner driver {:.0} tx/s, pgbench {:.0} tx/s, ratio {:.3}",
+            round + 1,
+            ours[round],
+            tps,
+            ours[round] / tps
+        );
     }
     let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
     let s = models::stats::Summary::of(&ratios).context("no rounds")?;

@@ -19,8 +19,9 @@ use agent::telemetry::watch::{watch, WatchEvent};
 use agent::telemetry::{Collector, TelemetryConfig};
 use anyhow::{bail, Context, Result};
 use knobs::Engine;
+use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
-use workloads::tpcb::Tpcb;
+use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
 #[tokio::main]
@@ -67,8 +68,9 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
         .await?
         .batch_execute("CREATE EXTENSION pg_stat_statements")
         .await?;
-    let bench = Tpcb::new(scale)?;
+    let bench = Builtin::new("tpcb", scale)?;
     let load = bench.load(&url).await?;
+    let replay = Replay::new(&bench.spec()?, &url).await?;
     eprintln!(
         "loaded {} rows in {:.1} s; {rounds} rounds of {seconds} s, {clients} clients, telemetry every {interval_ms} ms",
         load.rows, load.seconds
@@ -87,12 +89,12 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
         };
         let mut pair = [0.0; 2];
         for telemetry in order {
-            let options = DriverOptions {
+            let options = DriverOptions::closed(
                 clients,
-                warmup: Duration::from_secs(2),
-                duration: Duration::from_secs(seconds),
-                seed: round as u64,
-            };
+                Duration::from_secs(2),
+                Duration::from_secs(seconds),
+                round as u64,
+            );
             let m = if telemetry {
                 let collector = Collector::new(url.clone(), TelemetryConfig::default())?;
                 let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -105,7 +107,7 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
                     },
                     tx,
                 ));
-                let m = driver::run(&options, |_| bench.session(&url)).await?;
+                let m = driver::run(&options, |_| replay.session(&url)).await?;
                 let _ = stop.send(());
                 let summary = watcher.await?;
                 skipped += summary.skipped;
@@ -116,7 +118,7 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
                 }
                 m
             } else {
-                driver::run(&options, |_| bench.session(&url)).await?
+                driver::run(&options, |_| replay.session(&url)).await?
             };
             pair[usize::from(telemetry)] = m.throughput();
         }

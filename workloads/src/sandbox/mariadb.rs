@@ -19,9 +19,13 @@ pub(crate) fn init(dir: &Path) -> Result<(), SandboxError> {
     let (_, install_db) = binaries::mariadb_binaries()?;
     let mut command = Command::new(install_db);
     // --no-defaults must come first: it keeps the host's /etc/mysql config out of the sandbox.
+    // Our own tmpdir: bootstraps running side by side in a shared /tmp collide on temporary
+    // table names.
+    std::fs::create_dir_all(dir.join("tmp"))?;
     command
         .arg("--no-defaults")
         .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
     if running_as_root() {
         command.arg("--user=root");
@@ -61,7 +65,7 @@ pub(crate) fn command(
         .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
         .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
         .arg(format!("--log-error={}", dir.join("server.log").display()))
-        .arg("--skip-name-resolve=0")
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
         .arg("--max-connections=200");
     if running_as_root() {
         command.arg("--user=root");

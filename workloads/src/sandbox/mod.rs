@@ -203,9 +203,12 @@ impl Sandbox {
     fn launch(&mut self) -> Result<(), SandboxError> {
         // A free port can be taken by someone else between our probe and the server's bind:
         // try again on a new port.
+        // A restart keeps the port, so that URLs handed out stay valid.
         let mut last_error = None;
         for _ in 0..3 {
-            self.port = free_port()?;
+            if self.port == 0 {
+                self.port = free_port()?;
+            }
             match self.launch_once() {
                 Ok(()) => return Ok(()),
                 Err(SandboxError::Start { excerpt, .. })
@@ -299,6 +302,8 @@ fn log_excerpt(path: &Path, offset: u64) -> String {
                 "FATAL",
                 "ERROR",
                 "PANIC",
+                "DETAIL:",
+                "HINT:",
                 "[ERROR]",
                 "unknown variable",
                 "invalid value",

@@ -1,0 +1,144 @@
+//! `dbtuner apply` and `dbtuner rollback`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use workloads::TargetUrl;
+
+use super::args::{ApplyArgs, RollbackArgs};
+use crate::apply::{self, ApplyOptions, CommandRestarter, Plan, Restarter, Store};
+use crate::BadInput;
+
+fn target_url(text: &str) -> Result<TargetUrl> {
+    Ok(text.parse::<TargetUrl>()?)
+}
+
+fn restarter(command: &Option<String>) -> Option<CommandRestarter> {
+    command
+        .as_ref()
+        .map(|c| CommandRestarter { command: c.clone() })
+}
+
+fn is_local(url: &TargetUrl) -> bool {
+    matches!(url.host(), "localhost" | "127.0.0.1" | "::1" | "[::1]") || url.host().starts_with('/')
+}
+
+pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
+    let url = target_url(&args.target)?;
+    let plan = Plan::load(&args.plan)?;
+    let memory_budget = match &args.memory {
+        Some(text) => Some(
+            knobs::parse_bytes(text).map_err(|e| BadInput(format!("--memory '{text}': {e}")))? / 10
+                * 9,
+        ),
+        None if is_local(&url) => Some(crate::hardware::detect().ram_bytes / 10 * 9),
+        None => {
+            tracing::warn!("remote target and no --memory: the memory guardrail is off");
+            None
+        }
+    };
+    let store = Store::open(&args.state.clone().unwrap_or_else(Store::default_dir))
+        .context("opening the change store")?;
+    let options = ApplyOptions {
+        allow_restart: args.allow_restart,
+        allow_durability_risk: args.allow_durability_risk,
+        dry_run: args.dry_run,
+        memory_budget,
+    };
+    let mut command = restarter(&args.restart_command);
+    let outcome = apply::apply(
+        &url,
+        &plan,
+        &options,
+        command.as_mut().map(|c| c as &mut dyn Restarter),
+        &store,
+    )
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "change": outcome.record, "clamped": outcome.clamped, "warnings": outcome.warnings, "dry_run": args.dry_run })
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.dry_run {
+        println!(
+            "dry run: nothing changed. Would run on {}:",
+            outcome.record.target
+        );
+        for k in &outcome.record.knobs {
+            println!(
+                "  {};   -- now {}, undo: {}",
+                k.apply_statement,
+                k.previous,
+                k.rollback_statements.join("; ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outcome.record.knobs.is_empty() {
+        println!("nothing to change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "change {} applied to {}{}",
+        outcome.record.id,
+        outcome.record.target,
+        if outcome.record.restarted {
+            " (restarted)"
+        } else {
+            ""
+        }
+    );
+    for k in &outcome.record.knobs {
+        let risk = if k.durability_risk {
+            "  [DURABILITY RISK]"
+        } else {
+            ""
+        };
+        println!(
+            "  {:<32} {} -> {} (server: {}){risk}",
+            k.name,
+            k.previous,
+            k.requested,
+            k.applied.as_deref().unwrap_or("?")
+        );
+    }
+    for c in &outcome.clamped {
+        println!("  clamped: {c}");
+    }
+    println!(
+        "undo with: dbtuner rollback --target '{}' --change {}",
+        outcome.record.target, outcome.record.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
+    let url = target_url(&args.target)?;
+    let store = Store::open(&args.state.clone().unwrap_or_else(Store::default_dir))
+        .context("opening the change store")?;
+    let mut command = restarter(&args.restart_command);
+    let record = apply::rollback(
+        &url,
+        &args.change,
+        args.allow_restart,
+        command.as_mut().map(|c| c as &mut dyn Restarter),
+        &store,
+    )
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        println!("change {} rolled back on {}", record.id, record.target);
+        for k in &record.knobs {
+            println!("  {:<32} back to {}", k.name, k.previous);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,397 @@
+//! Live discovery: what the server itself says about its knobs (`pg_settings`; MariaDB's
+//! `information_schema.SYSTEM_VARIABLES`; MySQL's `performance_schema.variables_info`),
+//! reconciled with the catalog. The live server's bounds, defaults and contexts win; every
+//! disagreement becomes a warning, so a catalog error is seen, not silently trusted.
+
+use std::collections::BTreeMap;
+
+use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Value, Version};
+use mysql_async::prelude::Queryable;
+use serde::Serialize;
+use thiserror::Error;
+use workloads::Target;
+
+#[derive(Debug, Error)]
+pub enum DiscoveryError {
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("mysql: {0}")]
+    Mysql(#[from] mysql_async::Error),
+    #[error(transparent)]
+    Knobs(#[from] knobs::KnobError),
+}
+
+/// One knob as the server describes it, converted to the catalog's units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveKnob {
+    pub name: String,
+    /// bool, integer, real, enum, string (PostgreSQL vartype; mapped for MySQL).
+    pub kind: String,
+    /// Memory, time or none, from the server's unit.
+    pub unit_class: Option<UnitClass>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub apply: Option<ApplyMode>,
+    pub enum_values: Vec<String>,
+    /// Built-in default, as text.
+    pub default: Option<String>,
+    /// Current value, as text.
+    pub setting: String,
+    pub pending_restart: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitClass {
+    Memory,
+    Time,
+}
+
+/// The catalog reconciled with the live server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciled {
+    pub engine: Engine,
+    pub version: Version,
+    pub catalog: Vec<Knob>,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub live: BTreeMap<String, LiveKnob>,
+}
+
+/// Read the server's own description of its knobs.
+pub async fn live_knobs(target: &mut Target) -> Result<BTreeMap<String, LiveKnob>, DiscoveryError> {
+    match target {
+        Target::Postgres { client, .. } => postgres(client).await,
+        Target::Mysql { conn, engine, .. } => mysql(conn, *engine).await,
+    }
+}
+
+/// Discover and reconcile with the catalog of the server's version (the nearest supported
+/// one, with a warning, when the version is unknown to the catalog).
+pub async fn discover(target: &mut Target) -> Result<Reconciled, DiscoveryError> {
+    let engine = target.engine();
+    let mut warnings = Vec::new();
+    let version = match Version::parse(target.version()) {
+        Some(v) if v.is_supported(engine) => v,
+        other => {
+            let fallback = Version::default_for(engine);
+            warnings.push(format!("{} {} is not in dbtuner's catalog; using the {fallback} catalog reconciled with what the server reports", engine.display_name(), other.map(|v| v.to_string()).unwrap_or_else(|| target.version().to_string())));
+            fallback
+        }
+    };
+    let live = live_knobs(target).await?;
+    let mut catalog = Vec::new();
+    for knob in catalog::for_version(engine, version)? {
+        match live.get(&knob.name) {
+            Some(l) => catalog.push(reconcile(knob, l, &mut warnings)),
+            None => warnings.push(format!(
+                "{}: in the catalog for {version} but not on this server; left out",
+                knob.name
+            )),
+        }
+    }
+    Ok(Reconciled {
+        engine,
+        version,
+        catalog,
+        warnings,
+        live,
+    })
+}
+
+fn kind_name(kind: &KnobKind) -> &'static str {
+    match kind {
+        KnobKind::Bool => "bool",
+        KnobKind::Integer { .. } => "integer",
+        KnobKind::Real { .. } => "real",
+        KnobKind::Enum { .. } => "enum",
+    }
+}
+
+/// Unit class of a catalog unit.
+pub fn unit_class(unit: Unit) -> Option<UnitClass> {
+    match unit {
+        Unit::Bytes => Some(UnitClass::Memory),
+        Unit::Millis | Unit::Seconds | Unit::Micros => Some(UnitClass::Time),
+        Unit::None => None,
+    }
+}
+
+fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Knob {
+    let name = knob.name.clone();
+    if kind_name(&knob.kind) != live.kind {
+        warnings.push(format!(
+            "{name}: catalog says {}, server says {}",
+            kind_name(&knob.kind),
+            live.kind
+        ));
+    }
+    if let Some(apply) = live.apply {
+        if apply != knob.apply {
+            warnings.push(format!(
+                "{name}: catalog says it applies by {:?}, server says {:?}; using the server's",
+                knob.apply, apply
+            ));
+            knob.apply = apply;
+        }
+    }
+    let unit = knob.unit();
+    if live.unit_class.is_some() && live.unit_class != unit_class(unit) {
+        warnings.push(format!(
+            "{name}: catalog unit {unit:?} does not match the server's unit class {:?}",
+            live.unit_class
+        ));
+    }
+    // Live bounds come in bytes or milliseconds; the catalog counts time in the knob's unit.
+    let is_time = live.unit_class == Some(UnitClass::Time);
+    let to_unit = |x: f64| match unit {
+        Unit::Seconds if is_time && x >= 0.0 => x / 1000.0,
+        Unit::Micros if is_time && x >= 0.0 => x * 1000.0,
+        _ => x,
+    };
+    let (live_min, live_max) = (live.min.map(to_unit), live.max.map(to_unit));
+    match &mut knob.kind {
+        KnobKind::Integer { min, max, .. } => {
+            if let (Some(lmin), Some(lmax)) = (live_min, live_max) {
+                let (lmin, lmax) = (
+                    lmin.max(i64::MIN as f64) as i64,
+                    lmax.min(i64::MAX as f64) as i64,
+                );
+                if (*min, *max) != (lmin, lmax) {
+                    tracing::debug!(knob = %name, "bounds {min}..{max} -> server {lmin}..{lmax}");
+                    *min = lmin;
+                    *max = lmax;
+                }
+            }
+        }
+        KnobKind::Real { min, max, .. } => {
+            if let (Some(lmin), Some(lmax)) = (live_min, live_max) {
+                *min = lmin;
+                *max = lmax;
+            }
+        }
+        KnobKind::Enum { values } if !live.enum_values.is_empty() => {
+            let missing: Vec<&String> = values
+                .iter()
+                .filter(|v| !live.enum_values.iter().any(|l| l.eq_ignore_ascii_case(v)))
+                .collect();
+            if !missing.is_empty() {
+                warnings.push(format!(
+                    "{name}: values {missing:?} not accepted by this server; left out"
+                ));
+                values.retain(|v| live.enum_values.iter().any(|l| l.eq_ignore_ascii_case(v)));
+            }
+        }
+        _ => {}
+    }
+    let bounds = knob.numeric_bounds();
+    if let (Some(range), Some((lo, hi))) = (knob.range.as_mut(), bounds) {
+        range.low = range.low.clamp(lo, hi);
+        range.high = range.high.clamp(lo, hi);
+    }
+    if let Some(text) = &live.default {
+        match knob.parse_value(text) {
+            Ok(v) if v != knob.default => {
+                warnings.push(format!(
+                    "{name}: default is {} on this server, {} in the catalog; using the server's",
+                    v.human(unit),
+                    knob.default.human(unit)
+                ));
+                knob.default = v;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(knob = %name, "server default '{text}' not parsed: {e}"),
+        }
+    }
+    knob
+}
+
+/// Factor from a pg_settings unit to bytes or milliseconds, and its class.
+fn pg_unit(unit: &str) -> Option<(UnitClass, f64)> {
+    Some(match unit {
+        "B" => (UnitClass::Memory, 1.0),
+        "kB" => (UnitClass::Memory, 1024.0),
+        "8kB" => (UnitClass::Memory, 8192.0),
+        "16kB" => (UnitClass::Memory, 16384.0),
+        "32kB" => (UnitClass::Memory, 32768.0),
+        "MB" => (UnitClass::Memory, 1024.0 * 1024.0),
+        "us" => (UnitClass::Time, 0.001),
+        "ms" => (UnitClass::Time, 1.0),
+        "s" => (UnitClass::Time, 1000.0),
+        "min" => (UnitClass::Time, 60_000.0),
+        _ => return None,
+    })
+}
+
+async fn postgres(
+    client: &tokio_postgres::Client,
+) -> Result<BTreeMap<String, LiveKnob>, DiscoveryError> {
+    let rows = client.query("SELECT name, vartype, coalesce(unit, ''), min_val, max_val, context, enumvals, boot_val, setting, pending_restart FROM pg_settings", &[]).await?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let name: String = row.get(0);
+        let unit: String = row.get(2);
+        let context: String = row.get(5);
+        let unit_info = pg_unit(&unit);
+        // Our catalog stores memory in bytes and time in the knob's own unit; convert the
+        // server's bounds to bytes / milliseconds here and let the caller rescale time.
+        let scale = |v: Option<String>| {
+            v.and_then(|t| t.parse::<f64>().ok()).map(|x| {
+                if x < 0.0 {
+                    x
+                } else {
+                    x * unit_info.map(|(_, f)| f).unwrap_or(1.0)
+                }
+            })
+        };
+        let boot: Option<String> = row.get(7);
+        let default = boot.map(|b| {
+            if unit.is_empty() || b.starts_with('-') {
+                b
+            } else {
+                format!(
+                    "{b}{}",
+                    if unit == "8kB" {
+                        String::new()
+                    } else {
+                        unit.clone()
+                    }
+                )
+            }
+        });
+        let default = match (unit.as_str(), default) {
+            // boot_val is in the unit's count, e.g. 16384 x 8kB: express it in kB.
+            ("8kB", Some(d)) => d.parse::<i64>().ok().map(|n| {
+                if n < 0 {
+                    n.to_string()
+                } else {
+                    format!("{}kB", n * 8)
+                }
+            }),
+            (_, d) => d,
+        };
+        out.insert(
+            name.clone(),
+            LiveKnob {
+                name,
+                kind: row.get(1),
+                unit_class: unit_info.map(|(c, _)| c),
+                min: scale(row.get(3)),
+                max: scale(row.get(4)),
+                apply: match context.as_str() {
+                    "postmaster" => Some(ApplyMode::Restart),
+                    "sighup" | "backend" | "superuser-backend" => Some(ApplyMode::Reload),
+                    "user" | "superuser" => Some(ApplyMode::Session),
+                    _ => None,
+                },
+                enum_values: row.get::<_, Option<Vec<String>>>(6).unwrap_or_default(),
+                default,
+                setting: row.get(8),
+                pending_restart: row.get(9),
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn mysql(
+    conn: &mut mysql_async::Conn,
+    engine: Engine,
+) -> Result<BTreeMap<String, LiveKnob>, DiscoveryError> {
+    let mut out = BTreeMap::new();
+    let globals: Vec<(String, String)> = conn.query("SHOW GLOBAL VARIABLES").await?;
+    for (name, setting) in globals {
+        out.insert(
+            name.clone(),
+            LiveKnob {
+                name,
+                kind: "string".into(),
+                unit_class: None,
+                min: None,
+                max: None,
+                apply: None,
+                enum_values: Vec::new(),
+                default: None,
+                setting,
+                pending_restart: false,
+            },
+        );
+    }
+    if engine == Engine::Mariadb {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = conn
+            .query("SELECT LOWER(VARIABLE_NAME), VARIABLE_SCOPE, VARIABLE_TYPE, READ_ONLY, CAST(NUMERIC_MIN_VALUE AS CHAR), CAST(NUMERIC_MAX_VALUE AS CHAR), DEFAULT_VALUE, ENUM_VALUE_LIST FROM information_schema.SYSTEM_VARIABLES")
+            .await?;
+        for (name, scope, ty, read_only, min, max, default, enums) in rows {
+            let Some(k) = out.get_mut(&name) else {
+                continue;
+            };
+            let ty = ty.to_ascii_uppercase();
+            k.kind = if ty == "BOOLEAN" {
+                "bool"
+            } else if ty == "ENUM" {
+                "enum"
+            } else if ty.contains("INT") {
+                "integer"
+            } else if ty == "DOUBLE" {
+                "real"
+            } else {
+                "string"
+            }
+            .into();
+            k.min = min.and_then(|m| m.parse().ok());
+            k.max = max.and_then(|m| m.parse().ok());
+            k.apply = Some(if read_only == "YES" {
+                ApplyMode::Restart
+            } else if scope == "SESSION" {
+                ApplyMode::Session
+            } else {
+                ApplyMode::Reload
+            });
+            if k.kind != "bool" {
+                k.enum_values = enums
+                    .map(|e| e.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+            }
+            k.default = default;
+        }
+    } else {
+        // MySQL 8: bounds from performance_schema (types and contexts are not exposed).
+        type Bounds = (String, Option<String>, Option<String>);
+        let rows: Result<Vec<Bounds>, _> = conn
+            .query(
+                "SELECT VARIABLE_NAME, MIN_VALUE, MAX_VALUE FROM performance_schema.variables_info",
+            )
+            .await;
+        match rows {
+            Ok(rows) => {
+                for (name, min, max) in rows {
+                    if let Some(k) = out.get_mut(&name) {
+                        k.min = min
+                            .and_then(|m| m.parse().ok())
+                            .filter(|m: &f64| *m != 0.0 || max.is_some());
+                        k.max = max.and_then(|m| m.parse().ok());
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "performance_schema.variables_info not readable ({e}); using catalog bounds"
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Parse a live value with the knob (for read-back comparisons).
+pub fn parse_live(knob: &Knob, text: &str) -> Option<Value> {
+    knob.parse_value(text).ok()
+}

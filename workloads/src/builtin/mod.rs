@@ -1,0 +1,229 @@
+//! Built-in benchmarks, each a workload spec plus its own schema and loader, for PostgreSQL
+//! and MySQL/MariaDB: `tpcb` (pgbench-like), `select-only` (pgbench -S-like, on the tpcb
+//! tables), `ycsb-a`, `ycsb-b`, `ycsb-c`, `ycsb-e` (zipfian keys) and `olap` (a star schema
+//! with analytic queries).
+
+mod olap;
+mod ycsb;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::WorkloadSpec;
+use crate::target::{connect_mysql, connect_postgres};
+use crate::tpcb::Tpcb;
+use crate::{Result, TargetUrl, WorkloadError};
+
+/// Names users can pass to `--workload`.
+pub const NAMES: &[&str] = &[
+    "tpcb",
+    "select-only",
+    "ycsb-a",
+    "ycsb-b",
+    "ycsb-c",
+    "ycsb-e",
+    "olap",
+];
+
+/// A built-in benchmark at a scale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Builtin {
+    pub name: String,
+    pub scale: u32,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+impl Builtin {
+    /// A built-in by name; an unknown name lists the valid ones.
+    pub fn new(name: &str, scale: u32) -> Result<Builtin> {
+        if !NAMES.contains(&name) {
+            return Err(WorkloadError::Invalid {
+                name: name.to_string(),
+                reason: format!(
+                    "no such built-in workload; choose one of {}, or give a workload file",
+                    NAMES.join(", ")
+                ),
+            });
+        }
+        if scale == 0 || scale > 10_000 {
+            return Err(WorkloadError::Invalid {
+                name: name.to_string(),
+                reason: format!("scale {scale} is outside 1 ..= 10000"),
+            });
+        }
+        Ok(Builtin {
+            name: name.to_string(),
+            scale,
+        })
+    }
+
+    /// The workload to run, with its variables fixed by the scale.
+    pub fn spec(&self) -> Result<WorkloadSpec> {
+        let ycsb_text;
+        let text = match self.name.as_str() {
+            "tpcb" => TPCB,
+            "select-only" => SELECT_ONLY,
+            "olap" => olap::SPEC,
+            other => {
+                ycsb_text = ycsb::text(other);
+                ycsb_text.as_str()
+            }
+        };
+        let mut spec: WorkloadSpec = toml::from_str(text).map_err(|e| WorkloadError::Spec {
+            file: format!("built-in {}", self.name),
+            field: "-".into(),
+            reason: e.to_string(),
+        })?;
+        let s = f64::from(self.scale);
+        if let Some(v) = spec.variables.get_mut("scale") {
+            *v = s;
+        }
+        // <name>_per_scale × scale is available as <name>.
+        let derived: Vec<(String, f64)> = spec
+            .variables
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_suffix("_per_scale")
+                    .map(|base| (base.to_string(), v * s))
+            })
+            .collect();
+        spec.variables.extend(derived);
+        spec.validate(&format!("built-in {}", self.name))?;
+        Ok(spec)
+    }
+
+    /// Create the tables (dropping old ones) and fill them.
+    pub async fn load(&self, url: &TargetUrl) -> Result<LoadReport> {
+        let started = Instant::now();
+        let rows = match self.name.as_str() {
+            "tpcb" | "select-only" => Tpcb::new(self.scale)?.load(url).await?.rows,
+            "olap" => olap::load(url, self.scale).await?,
+            _ => ycsb::load(url, self.scale).await?,
+        };
+        Ok(LoadReport {
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// (table, expected rows, actual rows) for the tables whose size the scale fixes.
+    pub async fn row_counts(&self, url: &TargetUrl) -> Result<Vec<(String, i64, i64)>> {
+        let expected: Vec<(&str, i64)> = match self.name.as_str() {
+            "tpcb" | "select-only" => {
+                let c = Tpcb::new(self.scale)?.expected_counts();
+                vec![
+                    ("tpcb_branches", c.branches),
+                    ("tpcb_tellers", c.tellers),
+                    ("tpcb_accounts", c.accounts),
+                ]
+            }
+            "olap" => olap::expected_counts(self.scale),
+            _ => vec![("ycsb_usertable", ycsb::records(self.scale))],
+        };
+        let mut out = Vec::new();
+        for (table, want) in expected {
+            let sql = format!("SELECT count(*) FROM {table}");
+            let got: i64 = match url.family() {
+                knobs::Engine::Postgres => connect_postgres(url)
+                    .await?
+                    .query_one(&sql, &[])
+                    .await?
+                    .get(0),
+                _ => {
+                    use mysql_async::prelude::Queryable;
+                    connect_mysql(url)
+                        .await?
+                        .query_first::<i64, _>(sql)
+                        .await?
+                        .unwrap_or(0)
+                }
+            };
+            out.push((table.to_string(), want, got));
+        }
+        Ok(out)
+    }
+}
+
+const TPCB: &str = r#"
+version = 1
+name = "tpcb"
+description = "TPC-B-like (pgbench's default transaction): update an account, teller and branch balance, read the account, append history"
+clients = 4
+[variables]
+scale = 1
+accounts_per_scale = 100000
+tellers_per_scale = 10
+[params.aid]
+kind = "uniform"
+min = 1
+max = "accounts"
+[params.tid]
+kind = "uniform"
+min = 1
+max = "tellers"
+[params.bid]
+kind = "uniform"
+min = 1
+max = "scale"
+[params.delta]
+kind = "uniform"
+min = -5000
+max = 5000
+[[transactions]]
+name = "tpcb"
+weight = 1
+statements = [
+  "UPDATE tpcb_accounts SET abalance = abalance + :delta WHERE aid = :aid",
+  "SELECT abalance FROM tpcb_accounts WHERE aid = :aid",
+  "UPDATE tpcb_tellers SET tbalance = tbalance + :delta WHERE tid = :tid",
+  "UPDATE tpcb_branches SET bbalance = bbalance + :delta WHERE bid = :bid",
+  "INSERT INTO tpcb_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP)",
+]
+"#;
+
+const SELECT_ONLY: &str = r#"
+version = 1
+name = "select-only"
+description = "pgbench -S-like: one primary-key read of an account"
+clients = 4
+[variables]
+scale = 1
+accounts_per_scale = 100000
+[params.aid]
+kind = "uniform"
+min = 1
+max = "accounts"
+[[transactions]]
+name = "select"
+weight = 1
+statements = ["SELECT abalance FROM tpcb_accounts WHERE aid = :aid"]
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_spec_parses_and_scales() {
+        for name in NAMES {
+            let b = Builtin::new(name, 3).unwrap();
+            let spec = b.spec().unwrap();
+            assert!(!spec.transactions.is_empty(), "{name}");
+        }
+        let spec = Builtin::new("tpcb", 3).unwrap().spec().unwrap();
+        assert_eq!(spec.variables["accounts"], 300_000.0);
+        assert_eq!(spec.variables["scale"], 3.0);
+        let err = Builtin::new("tpch", 1).unwrap_err().to_string();
+        assert!(
+            err.contains("tpch") && err.contains("ycsb-a") && err.contains("olap"),
+            "{err}"
+        );
+    }
+}

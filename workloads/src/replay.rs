@@ -1,0 +1,562 @@
+//! Running a [`WorkloadSpec`]: statements prepared once per session in each engine's
+//! placeholder syntax, parameters drawn per transaction and bound by the type the server
+//! inferred, transactions chosen by weight. Built-in benchmarks and captured workloads run
+//! through this one path.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use knobs::Engine;
+use mysql_async::prelude::Queryable;
+use rand::rngs::StdRng;
+use rand::Rng;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+
+use crate::driver::Session;
+use crate::spec::{split, Generator, Literal, ParamSpec, ParamValue, Piece, WorkloadSpec, Zipf};
+use crate::target::{classify_mysql, classify_pg, connect_mysql, connect_postgres};
+use crate::{Result, TargetUrl, WorkloadError};
+
+/// How statements reach a MySQL/MariaDB server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Server-side prepared statements (binary protocol).
+    #[default]
+    Prepared,
+    /// Values inlined into the SQL text, as most MySQL drivers send by default (and the only
+    /// statements MariaDB's performance_schema attributes to a digest).
+    Text,
+}
+
+/// A workload ready to run against one server: generators built, samples read.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    spec: Arc<WorkloadSpec>,
+    generators: Arc<BTreeMap<String, Generator>>,
+    cumulative: Arc<Vec<f64>>,
+    engine: Engine,
+    protocol: Protocol,
+}
+
+impl Replay {
+    pub async fn new(spec: &WorkloadSpec, url: &TargetUrl) -> Result<Replay> {
+        let mut generators = BTreeMap::new();
+        for (name, p) in &spec.params {
+            let g = match p {
+                ParamSpec::Uniform { min, max } => {
+                    Generator::Uniform(spec.bound(min) as i64, spec.bound(max) as i64)
+                }
+                ParamSpec::Zipfian { min, max, theta } => Generator::Zipfian(Zipf::new(
+                    spec.bound(min) as i64,
+                    spec.bound(max) as i64,
+                    *theta,
+                )),
+                ParamSpec::Real { min, max } => Generator::Real(spec.bound(min), spec.bound(max)),
+                ParamSpec::String { length } => Generator::String(*length),
+                ParamSpec::List { values, weights } => {
+                    let mut acc = 0.0;
+                    let cumulative = weights.iter().map(|w| {
+                        acc += w;
+                        acc
+                    });
+                    Generator::List(values.iter().map(literal).collect(), cumulative.collect())
+                }
+                ParamSpec::Sample {
+                    table,
+                    column,
+                    limit,
+                } => Generator::List(sample(url, table, column, *limit).await?, Vec::new()),
+            };
+            generators.insert(name.clone(), g);
+        }
+        let mut acc = 0.0;
+        let cumulative = spec
+            .transactions
+            .iter()
+            .map(|t| {
+                acc += t.weight;
+                acc
+            })
+            .collect();
+        let engine = url.family();
+        Ok(Replay {
+            spec: Arc::new(spec.clone()),
+            generators: Arc::new(generators),
+            cumulative: Arc::new(cumulative),
+            engine,
+            protocol: Protocol::Prepared,
+        })
+    }
+
+    /// Send MySQL/MariaDB statements as text instead of preparing them (PostgreSQL always
+    /// prepares).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Replay {
+        self.protocol = protocol;
+        self
+    }
+
+    pub fn spec(&self) -> &WorkloadSpec {
+        &self.spec
+    }
+
+    /// Open one client session with every statement prepared.
+    pub async fn session(&self, url: &TargetUrl) -> Result<ReplaySession> {
+        let mut transactions = Vec::new();
+        let conn = match self.engine {
+            Engine::Postgres => {
+                let client = connect_postgres(url).await?;
+                for t in &self.spec.transactions {
+                    let mut statements = Vec::new();
+                    for sql in &t.statements {
+                        statements.push(prepare_pg(&client, url, sql).await?);
+                    }
+                    transactions.push(statements);
+                }
+                Conn::Postgres(client)
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                let mut conn = connect_mysql(url).await?;
+                for t in &self.spec.transactions {
+                    let mut statements = Vec::new();
+                    for sql in t.mysql_statements.as_ref().unwrap_or(&t.statements) {
+                        let pieces = split(sql);
+                        if self.protocol == Protocol::Text {
+                            statements.push(Prepared::MysqlText { pieces });
+                            continue;
+                        }
+                        let text: String = pieces
+                            .iter()
+                            .map(|p| {
+                                if let Piece::Text(t) = p {
+                                    t.as_str()
+                                } else {
+                                    "?"
+                                }
+                            })
+                            .collect();
+                        let names = pieces
+                            .into_iter()
+                            .filter_map(|p| {
+                                if let Piece::Param(n) = p {
+                                    Some(n)
+                                } else {
+                                    None
+                                }
+                            })
+                            .collect();
+                        let stmt = conn.prep(text).await.map_err(|e| classify_mysql(url, e))?;
+                        statements.push(Prepared::Mysql { stmt, names });
+                    }
+                    transactions.push(statements);
+                }
+                Conn::Mysql(conn)
+            }
+        };
+        Ok(ReplaySession {
+            replay: self.clone(),
+            conn,
+            transactions,
+        })
+    }
+}
+
+fn literal(l: &Literal) -> ParamValue {
+    match l {
+        Literal::Int(i) => ParamValue::Int(*i),
+        Literal::Real(r) => ParamValue::Real(*r),
+        Literal::Text(t) => ParamValue::Text(t.clone()),
+    }
+}
+
+/// Values of a column, read once when the run starts.
+async fn sample(
+    url: &TargetUrl,
+    table: &str,
+    column: &str,
+    limit: usize,
+) -> Result<Vec<ParamValue>> {
+    let values: Vec<String> = match url.family() {
+        Engine::Postgres => {
+            let client = connect_postgres(url).await?;
+            let sql = format!("SELECT {column}::text FROM {table} WHERE {column} IS NOT NULL ORDER BY random() LIMIT {limit}");
+            client
+                .query(&sql, &[])
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect()
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            let mut conn = connect_mysql(url).await?;
+            conn.query(format!("SELECT CAST({column} AS CHAR) FROM {table} WHERE {column} IS NOT NULL ORDER BY RAND() LIMIT {limit}")).await?
+        }
+    };
+    if values.is_empty() {
+        return Err(WorkloadError::Invalid {
+            name: format!("{table}.{column}"),
+            reason: "the sampled column has no values".into(),
+        });
+    }
+    Ok(values.into_iter().map(ParamValue::Text).collect())
+}
+
+/// A PostgreSQL statement: `$n` numbered by first appearance of each name; parameters of types
+/// we cannot bind natively are sent as text and cast by the server.
+async fn prepare_pg(
+    client: &tokio_postgres::Client,
+    url: &TargetUrl,
+    sql: &str,
+) -> Result<Prepared> {
+    let pieces = split(sql);
+    let mut names: Vec<String> = Vec::new();
+    for p in &pieces {
+        if let Piece::Param(n) = p {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let render = |casts: &BTreeMap<usize, String>| -> String {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::Param(n) => {
+                    let i = names.iter().position(|x| x == n).unwrap_or(0);
+                    match casts.get(&i) {
+                        Some(ty) => format!("CAST(${}::text AS {ty})", i + 1),
+                        None => format!("${}", i + 1),
+                    }
+                }
+            })
+            .collect()
+    };
+    let stmt = client
+        .prepare(&render(&BTreeMap::new()))
+        .await
+        .map_err(|e| classify_pg(url, e))?;
+    let casts: BTreeMap<usize, String> = stmt
+        .params()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !bindable(t))
+        .map(|(i, t)| (i, t.name().to_string()))
+        .collect();
+    let stmt = if casts.is_empty() {
+        stmt
+    } else {
+        client
+            .prepare(&render(&casts))
+            .await
+            .map_err(|e| classify_pg(url, e))?
+    };
+    Ok(Prepared::Postgres { stmt, names })
+}
+
+fn bindable(t: &Type) -> bool {
+    matches!(
+        *t,
+        Type::INT2
+            | Type::INT4
+            | Type::INT8
+            | Type::FLOAT4
+            | Type::FLOAT8
+            | Type::TEXT
+            | Type::VARCHAR
+            | Type::BPCHAR
+            | Type::BOOL
+            | Type::NAME
+            | Type::UNKNOWN
+    )
+}
+
+/// A drawn value converted to the type PostgreSQL inferred for its placeholder.
+#[derive(Debug)]
+enum PgArg {
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl PgArg {
+    fn convert(v: &ParamValue, ty: &Type) -> std::result::Result<PgArg, String> {
+        let as_i64 = || match v {
+            ParamValue::Int(i) => Ok(*i),
+            ParamValue::Real(r) => Ok(*r as i64),
+            ParamValue::Text(t) => t
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("'{t}' is not an integer")),
+        };
+        let as_f64 = || match v {
+            ParamValue::Int(i) => Ok(*i as f64),
+            ParamValue::Real(r) => Ok(*r),
+            ParamValue::Text(t) => t
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{t}' is not a number")),
+        };
+        let text = || match v {
+            ParamValue::Int(i) => i.to_string(),
+            ParamValue::Real(r) => r.to_string(),
+            ParamValue::Text(t) => t.clone(),
+        };
+        Ok(match *ty {
+            Type::INT2 => PgArg::I16(i16::try_from(as_i64()?).map_err(|e| e.to_string())?),
+            Type::INT4 => PgArg::I32(i32::try_from(as_i64()?).map_err(|e| e.to_string())?),
+            Type::INT8 => PgArg::I64(as_i64()?),
+            Type::FLOAT4 => PgArg::F32(as_f64()? as f32),
+            Type::FLOAT8 => PgArg::F64(as_f64()?),
+            Type::BOOL => PgArg::Bool(matches!(
+                text().to_ascii_lowercase().as_str(),
+                "t" | "true" | "1" | "on" | "yes"
+            )),
+            _ => PgArg::Text(text()),
+        })
+    }
+}
+
+impl ToSql for PgArg {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            PgArg::I16(v) => v.to_sql(ty, out),
+            PgArg::I32(v) => v.to_sql(ty, out),
+            PgArg::I64(v) => v.to_sql(ty, out),
+            PgArg::F32(v) => v.to_sql(ty, out),
+            PgArg::F64(v) => v.to_sql(ty, out),
+            PgArg::Bool(v) => v.to_sql(ty, out),
+            PgArg::Text(v) => v.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        // The value was converted for this very type in `convert`.
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+#[derive(Debug)]
+enum Prepared {
+    Postgres {
+        stmt: tokio_postgres::Statement,
+        names: Vec<String>,
+    },
+    Mysql {
+        stmt: mysql_async::Statement,
+        names: Vec<String>,
+    },
+    MysqlText {
+        pieces: Vec<Piece>,
+    },
+}
+
+impl Prepared {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Prepared::Postgres { names, .. } | Prepared::Mysql { names, .. } => {
+                names.iter().map(String::as_str).collect()
+            }
+            Prepared::MysqlText { pieces } => pieces
+                .iter()
+                .filter_map(|p| {
+                    if let Piece::Param(n) = p {
+                        Some(n.as_str())
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A value as a MySQL literal (default sql_mode: backslash escapes).
+fn mysql_literal(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Real(r) => format!("{r:?}"),
+        ParamValue::Text(t) => {
+            let mut out = String::with_capacity(t.len() + 2);
+            out.push('\'');
+            for c in t.chars() {
+                match c {
+                    '\'' => out.push_str("\\'"),
+                    '\\' => out.push_str("\\\\"),
+                    '\0' => out.push_str("\\0"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\u{1a}' => out.push_str("\\Z"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+            out
+        }
+    }
+}
+
+enum Conn {
+    Postgres(tokio_postgres::Client),
+    Mysql(mysql_async::Conn),
+}
+
+/// One client running a workload.
+pub struct ReplaySession {
+    replay: Replay,
+    conn: Conn,
+    transactions: Vec<Vec<Prepared>>,
+}
+
+impl std::fmt::Debug for ReplaySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReplaySession({})", self.replay.spec.name)
+    }
+}
+
+fn mysql_value(v: &ParamValue) -> mysql_async::Value {
+    match v {
+        ParamValue::Int(i) => mysql_async::Value::Int(*i),
+        ParamValue::Real(r) => mysql_async::Value::Double(*r),
+        ParamValue::Text(t) => mysql_async::Value::Bytes(t.clone().into_bytes()),
+    }
+}
+
+impl Session for ReplaySession {
+    fn labels(&self) -> Vec<String> {
+        self.replay
+            .spec
+            .transactions
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    async fn run_once(&mut self, rng: &mut StdRng) -> Result<usize> {
+        let total = self.replay.cumulative.last().copied().unwrap_or(1.0);
+        let x = rng.gen::<f64>() * total;
+        let index = self
+            .replay
+            .cumulative
+            .partition_point(|c| *c <= x)
+            .min(self.transactions.len() - 1);
+        // Each parameter once per transaction: its statements see the same values.
+        let mut values: BTreeMap<&str, ParamValue> = BTreeMap::new();
+        for p in self.transactions[index].iter() {
+            for n in p.names() {
+                if !values.contains_key(n) {
+                    let g = self
+                        .replay
+                        .generators
+                        .get(n)
+                        .ok_or_else(|| WorkloadError::Run(format!("no generator for :{n}")))?;
+                    values.insert(n, g.draw(rng));
+                }
+            }
+        }
+        let statements = &self.transactions[index];
+        let grouped = statements.len() > 1;
+        match &mut self.conn {
+            Conn::Postgres(client) => {
+                let bind =
+                    |stmt: &tokio_postgres::Statement, names: &[String]| -> Result<Vec<PgArg>> {
+                        names
+                            .iter()
+                            .zip(stmt.params())
+                            .map(|(n, ty)| {
+                                PgArg::convert(&values[n.as_str()], ty)
+                                    .map_err(|e| WorkloadError::Run(format!(":{n}: {e}")))
+                            })
+                            .collect()
+                    };
+                if grouped {
+                    let tx = client.transaction().await?;
+                    for p in statements {
+                        if let Prepared::Postgres { stmt, names } = p {
+                            let args = bind(stmt, names)?;
+                            let refs: Vec<&(dyn ToSql + Sync)> =
+                                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+                            tx.execute(stmt, &refs).await?;
+                        }
+                    }
+                    tx.commit().await?;
+                } else if let Some(Prepared::Postgres { stmt, names }) = statements.first() {
+                    let args = bind(stmt, names)?;
+                    let refs: Vec<&(dyn ToSql + Sync)> =
+                        args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+                    client.execute(stmt, &refs).await?;
+                }
+            }
+            Conn::Mysql(conn) => {
+                let bind = |names: &[String]| -> Vec<mysql_async::Value> {
+                    names
+                        .iter()
+                        .map(|n| mysql_value(&values[n.as_str()]))
+                        .collect()
+                };
+                let text = |pieces: &[Piece]| -> String {
+                    pieces
+                        .iter()
+                        .map(|p| match p {
+                            Piece::Text(t) => t.clone(),
+                            Piece::Param(n) => mysql_literal(&values[n.as_str()]),
+                        })
+                        .collect()
+                };
+                if grouped {
+                    let mut tx = conn
+                        .start_transaction(mysql_async::TxOpts::default())
+                        .await?;
+                    for p in statements {
+                        match p {
+                            Prepared::Mysql { stmt, names } => {
+                                tx.exec_drop(stmt, bind(names)).await?
+                            }
+                            Prepared::MysqlText { pieces } => tx.query_drop(text(pieces)).await?,
+                            Prepared::Postgres { .. } => {}
+                        }
+                    }
+                    tx.commit().await?;
+                } else {
+                    match statements.first() {
+                        Some(Prepared::Mysql { stmt, names }) => {
+                            conn.exec_drop(stmt, bind(names)).await?
+                        }
+                        Some(Prepared::MysqlText { pieces }) => {
+                            conn.query_drop(text(pieces)).await?
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_literals_are_escaped() {
+        assert_eq!(
+            mysql_literal(&ParamValue::Text("it's a \\ test\n".into())),
+            "'it\\'s a \\\\ test\\n'"
+        );
+        assert_eq!(mysql_literal(&ParamValue::Int(-5)), "-5");
+        assert_eq!(mysql_literal(&ParamValue::Real(1.5)), "1.5");
+    }
+}

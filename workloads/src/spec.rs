@@ -1,0 +1,604 @@
+//! The workload file: a versioned, documented description of what clients run — transaction
+//! types with weights, their statements with named placeholders (`:key`), and the generators
+//! that draw parameter values. Built-in benchmarks are written in it, and `workload capture`
+//! writes it.
+//!
+//! ```toml
+//! version = 1
+//! name = "ycsb-a"
+//! clients = 8
+//! [variables]
+//! records = 100000           # loaders and users may override variables
+//! [params.key]
+//! kind = "zipfian"           # uniform | zipfian | list | string | real | sample
+//! min = 1
+//! max = "records"            # a number or a variable name
+//! [[transactions]]
+//! name = "read"
+//! weight = 50
+//! statements = ["SELECT field0 FROM ycsb WHERE ycsb_key = :key"]
+//! ```
+//!
+//! A placeholder is `:name` (not `::type`, not inside quotes); every placeholder must name a
+//! parameter, and each parameter is drawn once per transaction, so statements of one
+//! transaction see the same value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::WorkloadError;
+
+pub const VERSION: u32 = 1;
+
+/// A workload as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Default concurrency.
+    pub clients: Option<usize>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+    pub transactions: Vec<TransactionSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionSpec {
+    pub name: String,
+    pub weight: f64,
+    pub statements: Vec<String>,
+    /// MySQL/MariaDB spelling where it differs (INSERT IGNORE vs ON CONFLICT DO NOTHING).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql_statements: Option<Vec<String>>,
+    /// Captured: calls and mean latency in the capture window (for replay fidelity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_calls: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_mean_ms: Option<f64>,
+}
+
+/// A number, or the name of a variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Bound {
+    Number(f64),
+    Variable(String),
+}
+
+/// A literal parameter value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// How a parameter's values are drawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ParamSpec {
+    Uniform {
+        min: Bound,
+        max: Bound,
+    },
+    Zipfian {
+        min: Bound,
+        max: Bound,
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    Real {
+        min: Bound,
+        max: Bound,
+    },
+    List {
+        values: Vec<Literal>,
+        #[serde(default)]
+        weights: Vec<f64>,
+    },
+    String {
+        length: usize,
+    },
+    /// Values read from a column when the run starts.
+    Sample {
+        table: String,
+        column: String,
+        #[serde(default = "default_sample")]
+        limit: usize,
+    },
+}
+
+fn default_theta() -> f64 {
+    0.99
+}
+
+fn default_sample() -> usize {
+    1000
+}
+
+fn spec_error(file: &str, field: &str, reason: impl Into<String>) -> WorkloadError {
+    WorkloadError::Spec {
+        file: file.to_string(),
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl WorkloadSpec {
+    /// Read a workload file (TOML when it ends in .toml, else JSON).
+    pub fn load(path: &Path) -> Result<WorkloadSpec, WorkloadError> {
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| spec_error(&file, "-", e.to_string()))?;
+        WorkloadSpec::parse(&text, path.extension().is_some_and(|e| e == "toml"), &file)
+    }
+
+    pub fn parse(text: &str, toml_format: bool, file: &str) -> Result<WorkloadSpec, WorkloadError> {
+        let spec: WorkloadSpec = if toml_format {
+            toml::from_str(text)
+                .map_err(|e| spec_error(file, "-", e.to_string().trim().to_string()))?
+        } else {
+            serde_json::from_str(text).map_err(|e| spec_error(file, "-", e.to_string()))?
+        };
+        spec.validate(file)?;
+        Ok(spec)
+    }
+
+    /// Every check that would otherwise fail in the middle of a run.
+    pub fn validate(&self, file: &str) -> Result<(), WorkloadError> {
+        if self.version != VERSION {
+            return Err(spec_error(
+                file,
+                "version",
+                format!(
+                    "version {} is not supported; this dbtuner reads version {VERSION}",
+                    self.version
+                ),
+            ));
+        }
+        if self.transactions.is_empty() {
+            return Err(spec_error(
+                file,
+                "transactions",
+                "at least one transaction is needed",
+            ));
+        }
+        if self.clients == Some(0) {
+            return Err(spec_error(file, "clients", "must be at least 1"));
+        }
+        for (name, p) in &self.params {
+            let field = format!("params.{name}");
+            let bound = |b: &Bound, which: &str| -> Result<f64, WorkloadError> {
+                match b {
+                    Bound::Number(n) => Ok(*n),
+                    Bound::Variable(v) => self.variables.get(v).copied().ok_or_else(|| {
+                        spec_error(
+                            file,
+                            &format!("{field}.{which}"),
+                            format!("unknown variable '{v}'"),
+                        )
+                    }),
+                }
+            };
+            match p {
+                ParamSpec::Uniform { min, max }
+                | ParamSpec::Zipfian { min, max, .. }
+                | ParamSpec::Real { min, max } => {
+                    let (lo, hi) = (bound(min, "min")?, bound(max, "max")?);
+                    if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                        return Err(spec_error(
+                            file,
+                            &field,
+                            format!("min {lo} must not exceed max {hi}"),
+                        ));
+                    }
+                    if let ParamSpec::Zipfian { theta, .. } = p {
+                        if !(*theta > 0.0 && *theta < 1.0) {
+                            return Err(spec_error(
+                                file,
+                                &format!("{field}.theta"),
+                                format!("{theta} must be between 0 and 1 (exclusive)"),
+                            ));
+                        }
+                    }
+                }
+                ParamSpec::List { values, weights } => {
+                    if values.is_empty() {
+                        return Err(spec_error(file, &format!("{field}.values"), "empty list"));
+                    }
+                    if !weights.is_empty()
+                        && (weights.len() != values.len()
+                            || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                            || weights.iter().sum::<f64>() <= 0.0)
+                    {
+                        return Err(spec_error(
+                            file,
+                            &format!("{field}.weights"),
+                            "one non-negative weight per value, not all zero",
+                        ));
+                    }
+                }
+                ParamSpec::String { length } if *length == 0 || *length > 1 << 20 => {
+                    return Err(spec_error(
+                        file,
+                        &format!("{field}.length"),
+                        "between 1 and 1048576",
+                    ))
+                }
+                ParamSpec::Sample {
+                    table,
+                    column,
+                    limit,
+                } => {
+                    if !is_identifier(table) || !is_identifier(column) {
+                        return Err(spec_error(
+                            file,
+                            &field,
+                            "table and column must be plain identifiers (schema.table allowed)",
+                        ));
+                    }
+                    if *limit == 0 {
+                        return Err(spec_error(
+                            file,
+                            &format!("{field}.limit"),
+                            "must be at least 1",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (i, t) in self.transactions.iter().enumerate() {
+            let field = format!("transactions[{i}] ({})", t.name);
+            if !(t.weight.is_finite() && t.weight >= 0.0) {
+                return Err(spec_error(
+                    file,
+                    &format!("{field}.weight"),
+                    format!("{} is not a non-negative number", t.weight),
+                ));
+            }
+            if t.statements.is_empty() {
+                return Err(spec_error(
+                    file,
+                    &format!("{field}.statements"),
+                    "no statements",
+                ));
+            }
+            if let Some(my) = &t.mysql_statements {
+                if my.len() != t.statements.len() {
+                    return Err(spec_error(
+                        file,
+                        &format!("{field}.mysql_statements"),
+                        "needs as many statements as statements",
+                    ));
+                }
+            }
+            for (j, sql) in t
+                .statements
+                .iter()
+                .chain(t.mysql_statements.iter().flatten())
+                .enumerate()
+            {
+                if sql.trim().is_empty() {
+                    return Err(spec_error(
+                        file,
+                        &format!("{field}.statements[{j}]"),
+                        "empty statement",
+                    ));
+                }
+                for p in placeholders(sql) {
+                    if !self.params.contains_key(&p) {
+                        return Err(spec_error(
+                            file,
+                            &format!("{field}.statements[{j}]"),
+                            format!("placeholder :{p} has no [params.{p}]"),
+                        ));
+                    }
+                }
+            }
+        }
+        if self.transactions.iter().map(|t| t.weight).sum::<f64>() <= 0.0 {
+            return Err(spec_error(file, "transactions", "all weights are zero"));
+        }
+        Ok(())
+    }
+
+    /// Numeric value of a bound (after validation, variables exist).
+    pub fn bound(&self, b: &Bound) -> f64 {
+        match b {
+            Bound::Number(n) => *n,
+            Bound::Variable(v) => self.variables.get(v).copied().unwrap_or(0.0),
+        }
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !part.starts_with(|c: char| c.is_ascii_digit())
+        })
+}
+
+/// A piece of a statement: text, or a named placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Param(String),
+}
+
+/// Split a statement into text and `:name` placeholders, skipping `::casts`, quoted strings
+/// and quoted identifiers.
+pub fn split(sql: &str) -> Vec<Piece> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            text.push(c);
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' || c == '"' || c == '`' {
+            quote = Some(c);
+            text.push(c);
+            i += 1;
+            continue;
+        }
+        let prev_colon = i > 0 && chars[i - 1] == ':';
+        let next = chars.get(i + 1).copied();
+        if c == ':' && !prev_colon && next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_') {
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            pieces.push(Piece::Param(chars[i + 1..j].iter().collect()));
+            i = j;
+            continue;
+        }
+        text.push(c);
+        i += 1;
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
+/// Names of the placeholders of a statement, in order of appearance.
+pub fn placeholders(sql: &str) -> Vec<String> {
+    split(sql)
+        .into_iter()
+        .filter_map(|p| {
+            if let Piece::Param(n) = p {
+                Some(n)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// A drawn parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// A parameter generator ready to draw (zipfian constants precomputed, samples loaded).
+#[derive(Debug, Clone)]
+pub enum Generator {
+    Uniform(i64, i64),
+    Zipfian(Zipf),
+    Real(f64, f64),
+    List(Vec<ParamValue>, Vec<f64>),
+    String(usize),
+}
+
+impl Generator {
+    pub fn draw(&self, rng: &mut impl Rng) -> ParamValue {
+        match self {
+            Generator::Uniform(lo, hi) => ParamValue::Int(rng.gen_range(*lo..=*hi)),
+            Generator::Zipfian(z) => ParamValue::Int(z.draw(rng)),
+            Generator::Real(lo, hi) => ParamValue::Real(if hi > lo {
+                rng.gen_range(*lo..*hi)
+            } else {
+                *lo
+            }),
+            Generator::List(values, cumulative) => {
+                let i = if cumulative.is_empty() {
+                    rng.gen_range(0..values.len())
+                } else {
+                    let total = cumulative.last().copied().unwrap_or(1.0);
+                    let x = rng.gen::<f64>() * total;
+                    cumulative
+                        .partition_point(|c| *c <= x)
+                        .min(values.len() - 1)
+                };
+                values[i].clone()
+            }
+            Generator::String(len) => ParamValue::Text(
+                (0..*len)
+                    .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Zipfian integers in [min, max] (Gray et al.'s method, as YCSB draws them): rank 1 (= min) is
+/// the hottest key.
+#[derive(Debug, Clone)]
+pub struct Zipf {
+    min: i64,
+    n: f64,
+    theta: f64,
+    alpha: f64,
+    zetan: f64,
+    eta: f64,
+}
+
+impl Zipf {
+    pub fn new(min: i64, max: i64, theta: f64) -> Zipf {
+        let n = (max - min + 1).max(1) as f64;
+        let zeta = |n: f64| -> f64 {
+            // Exact up to a million items, then the integral approximation: the constant only
+            // shapes the tail, and a long exact sum would stall session start.
+            let exact = n.min(1_000_000.0) as u64;
+            let mut sum: f64 = (1..=exact).map(|i| 1.0 / (i as f64).powf(theta)).sum();
+            if n > exact as f64 {
+                sum += ((n).powf(1.0 - theta) - (exact as f64).powf(1.0 - theta)) / (1.0 - theta);
+            }
+            sum
+        };
+        let zetan = zeta(n);
+        let zeta2 = zeta(2.0);
+        let alpha = 1.0 / (1.0 - theta);
+        let eta = (1.0 - (2.0 / n).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
+        Zipf {
+            min,
+            n,
+            theta,
+            alpha,
+            zetan,
+            eta,
+        }
+    }
+
+    pub fn draw(&self, rng: &mut impl Rng) -> i64 {
+        let u: f64 = rng.gen();
+        let uz = u * self.zetan;
+        let rank = if uz < 1.0 {
+            0.0
+        } else if uz < 1.0 + 0.5f64.powf(self.theta) {
+            1.0
+        } else {
+            (self.n * (self.eta * u - self.eta + 1.0).powf(self.alpha)).floor()
+        };
+        self.min + (rank.clamp(0.0, self.n - 1.0) as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const YCSB: &str = r#"
+version = 1
+name = "mini"
+[variables]
+records = 1000
+[params.key]
+kind = "zipfian"
+min = 1
+max = "records"
+[params.v]
+kind = "string"
+length = 10
+[[transactions]]
+name = "read"
+weight = 1
+statements = ["SELECT f FROM t WHERE k = :key AND s = ':not' AND x::int = 1"]
+[[transactions]]
+name = "write"
+weight = 1
+statements = ["UPDATE t SET f = :v WHERE k = :key"]
+"#;
+
+    #[test]
+    fn parses_and_finds_placeholders() {
+        let spec = WorkloadSpec::parse(YCSB, true, "mini.toml").unwrap();
+        assert_eq!(spec.transactions.len(), 2);
+        assert_eq!(placeholders(&spec.transactions[0].statements[0]), ["key"]);
+        assert_eq!(
+            placeholders("UPDATE t SET a = :a, b = :b_2 WHERE c = :a"),
+            ["a", "b_2", "a"]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_field_and_reason() {
+        let cases = [
+            (
+                YCSB.replace("max = \"records\"", "max = \"rows\""),
+                "params.key.max",
+                "unknown variable 'rows'",
+            ),
+            (
+                YCSB.replace("kind = \"string\"", "kind = \"gaussian\""),
+                "-",
+                "gaussian",
+            ),
+            (
+                YCSB.replace("WHERE k = :key\"]", "WHERE k = :nokey\"]"),
+                "transactions[1] (write).statements[0]",
+                ":nokey",
+            ),
+            (
+                YCSB.replace("version = 1", "version = 2"),
+                "version",
+                "not supported",
+            ),
+            (
+                YCSB.replace(
+                    "weight = 1\nstatements = [\"UPDATE",
+                    "statements = [\"UPDATE",
+                ),
+                "-",
+                "weight",
+            ),
+        ];
+        for (text, field, reason) in cases {
+            let err = WorkloadSpec::parse(&text, true, "mini.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("mini.toml") && err.contains(field) && err.contains(reason),
+                "{field}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn zipfian_keys_are_skewed_and_in_range() {
+        let z = Zipf::new(1, 10_000, 0.99);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut hits = [0u32; 3];
+        for _ in 0..100_000 {
+            let k = z.draw(&mut rng);
+            assert!((1..=10_000).contains(&k));
+            if k <= 10 {
+                hits[0] += 1;
+            } else if k > 5000 {
+                hits[1] += 1;
+            }
+            hits[2] += 1;
+        }
+        // The hottest 0.1% of keys take far more than 0.1% of draws; the cold half far less.
+        assert!(hits[0] > 20_000, "top 10 keys: {}", hits[0]);
+        assert!(hits[1] < 10_000, "cold half: {}", hits[1]);
+    }
+}
