@@ -149,6 +149,17 @@ async fn round_trip(repo: &dyn Repository) {
     })
     .await
     .unwrap();
+    // Retention keeps what a trial refers to: 2000 is the trials' snapshot, 1000 goes.
+    assert_eq!(repo.prune_snapshots(target, 2500).await.unwrap(), 1);
+    let left: Vec<i64> = repo
+        .snapshots(target, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.taken_at_ms)
+        .collect();
+    assert_eq!(left, [2000, 3000]);
+
     let audit = repo.audit(10).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.entry.action.as_str()).collect();
     assert_eq!(actions, ["change recorded", "change applied", "note"]);

@@ -200,6 +200,9 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         -> RepoFuture<'a, i64>;
     /// The target's latest `limit` snapshots, oldest first, with their ids.
     fn snapshots(&self, target_id: i64, limit: usize) -> RepoFuture<'_, Vec<(i64, Snapshot)>>;
+    /// Delete the target's snapshots taken before `before_ms`, except those a trial refers
+    /// to (retention: a scrape every 10 s is ~130 MB a day). Returns how many went.
+    fn prune_snapshots(&self, target_id: i64, before_ms: i64) -> RepoFuture<'_, u64>;
 
     fn insert_capture<'a>(
         &'a self,

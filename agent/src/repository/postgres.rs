@@ -179,6 +179,18 @@ impl Repository for PostgresRepository {
         })
     }
 
+    fn prune_snapshots(&self, target_id: i64, before_ms: i64) -> RepoFuture<'_, u64> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            Ok(c.execute(
+                "DELETE FROM snapshots s WHERE s.target_id = $1 AND s.taken_at_ms < $2 AND NOT EXISTS \
+                 (SELECT 1 FROM trials t WHERE t.snapshot_id = s.id)",
+                &[&target_id, &before_ms],
+            )
+            .await?)
+        })
+    }
+
     fn insert_capture<'a>(
         &'a self,
         target_id: Option<i64>,

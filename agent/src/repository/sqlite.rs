@@ -201,6 +201,17 @@ impl Repository for SqliteRepository {
         })
     }
 
+    fn prune_snapshots(&self, target_id: i64, before_ms: i64) -> RepoFuture<'_, u64> {
+        self.run(move |c| {
+            let n = c.execute(
+                "DELETE FROM snapshots WHERE target_id = ?1 AND taken_at_ms < ?2 AND id NOT IN \
+                 (SELECT snapshot_id FROM trials WHERE snapshot_id IS NOT NULL)",
+                params![target_id, before_ms],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
     fn insert_capture<'a>(
         &'a self,
         target_id: Option<i64>,
