@@ -8,6 +8,8 @@ pub mod demo;
 pub mod discovery;
 mod error;
 pub mod hardware;
+pub mod repository;
 pub mod staging;
+pub mod telemetry;
 
 pub use error::BadInput;

@@ -79,3 +79,102 @@ fn knobs_list_names_durability_classes() {
         .iter()
         .any(|k| k["name"] == "innodb_buffer_pool_size"));
 }
+
+#[test]
+fn telemetry_without_a_target_is_bad_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args(["telemetry", "snapshot"])
+        .env_remove("DBTUNER_TARGET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--target"), "{}", stderr(&out));
+    let out = dbtuner(&["telemetry", "watch", "--target", "oracle://h/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unsupported scheme"),
+        "{}",
+        stderr(&out)
+    );
+    let out = dbtuner(&[
+        "telemetry",
+        "watch",
+        "--target",
+        "postgres://h/x",
+        "--interval",
+        "soon",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--interval"), "{}", stderr(&out));
+}
+
+#[test]
+fn telemetry_snapshot_and_watch_against_a_sandbox() {
+    let sandbox = workloads::Sandbox::start(knobs::Engine::Postgres).unwrap();
+    let url = sandbox
+        .url_for_database("postgres")
+        .replace("postgres@", "postgres:hunter2@");
+    let out = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args(["telemetry", "snapshot"])
+        .env("DBTUNER_TARGET", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("postgres 15") || text.starts_with("postgres 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("transactions") && text.contains("buffer hit ratio"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE EXTENSION pg_stat_statements"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2") && !stderr(&out).contains("hunter2"));
+
+    let out = dbtuner(&["telemetry", "snapshot", "--target", &url, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["engine"], "postgres");
+    assert!(
+        json["counters"]["pg_stat_database/postgres/xact_commit"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("watch.db");
+    let out = dbtuner(&[
+        "telemetry",
+        "watch",
+        "--target",
+        &url,
+        "--interval",
+        "200ms",
+        "--count",
+        "3",
+        "--repo",
+        repo.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.contains("tps ") && l.contains("hit ")),
+        "{text}"
+    );
+    let db = rusqlite::Connection::open(&repo).unwrap();
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM snapshots", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+    let url_stored: String = db
+        .query_row("SELECT url FROM targets", [], |r| r.get(0))
+        .unwrap();
+    assert!(!url_stored.contains("hunter2"), "{url_stored}");
+}

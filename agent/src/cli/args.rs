@@ -33,6 +33,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Undo a change made by `apply`.
     Rollback(RollbackArgs),
+    /// What a target database is doing: one snapshot, or a live view.
+    #[command(subcommand)]
+    Telemetry(super::telemetry_cmd::TelemetryCommand),
 }
 
 #[derive(Debug, Subcommand)]

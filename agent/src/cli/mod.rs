@@ -7,6 +7,7 @@ mod bench_cmd;
 mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
+mod telemetry_cmd;
 mod workload_cmd;
 
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(::knobs::KnobError::is_bad_input)
         || e.downcast_ref::<workloads::TargetError>()
             .is_some_and(workloads::TargetError::is_bad_input)
+        || e.downcast_ref::<crate::telemetry::TelemetryError>()
+            .is_some_and(crate::telemetry::TelemetryError::is_bad_input)
+        || e.downcast_ref::<crate::repository::RepoError>()
+            .is_some_and(crate::repository::RepoError::is_bad_input)
         || e.downcast_ref::<workloads::WorkloadError>()
             .is_some_and(workloads::WorkloadError::is_bad_input)
         || e.downcast_ref::<crate::apply::ApplyError>()
@@ -61,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Demo(a) => demo::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
+        args::Command::Telemetry(a) => telemetry_cmd::run(a).await,
         args::Command::Bench(a) => bench_cmd::run(a).await,
         args::Command::Workload(a) => workload_cmd::run(a).await,
         args::Command::Apply(a) => apply_cmd::apply(a).await,
