@@ -15,14 +15,18 @@ use knobs::{
 use models::stats::{bootstrap_ratio, Summary};
 use models::{BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace};
 use mysql_async::prelude::Queryable;
-use reports::{Figure, KnobSetting, Report, TrialRecord, TrialStatus, Validation, Verdict};
+use reports::{
+    Figure, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict,
+};
 use workloads::builtin::Builtin;
 use workloads::driver::{self, DriverOptions};
 use workloads::replay::Replay;
 use workloads::target::{connect_mysql, connect_postgres};
 use workloads::{Measurement, Sandbox, Target};
 
+use crate::repository::{NewSession, NewTrial, Repository};
 use crate::staging::{Applied, Staging};
+use crate::telemetry::{observe, Collector, Observed, TelemetryConfig};
 
 /// Smallest gain the gate accepts (lower CI bound of the throughput ratio above 1 + this).
 const MIN_GAIN: f64 = 0.02;
@@ -100,6 +104,52 @@ struct Run {
     clients: usize,
     seed: u64,
     plan: Plan,
+    recorder: Recorder,
+}
+
+/// Where the demo keeps what it did: the observation repository (SQLite in `--out`).
+struct Recorder {
+    repo: Box<dyn Repository>,
+    target_id: i64,
+    session_id: i64,
+}
+
+impl Recorder {
+    async fn trial(
+        &self,
+        seq: usize,
+        status: &str,
+        config: &Config,
+        measurement: serde_json::Value,
+        observed: Option<&Observed>,
+    ) -> Result<()> {
+        let snapshot_id = match observed {
+            Some(o) => Some(self.repo.insert_snapshot(self.target_id, &o.after).await?),
+            None => None,
+        };
+        let trial = NewTrial {
+            session_id: self.session_id,
+            seq: seq as i64,
+            status: status.to_string(),
+            config: serde_json::to_value(config)?,
+            measurement,
+            snapshot_id,
+        };
+        self.repo.add_trial(&trial).await?;
+        Ok(())
+    }
+}
+
+/// The figures the report shows from a trial's telemetry.
+fn trial_telemetry(observed: &Observed) -> TrialTelemetry {
+    let d = &observed.delta.derived;
+    TrialTelemetry {
+        buffer_hit_ratio: d.buffer_hit_ratio,
+        checkpoints_timed: d.checkpoints_timed,
+        checkpoints_requested: d.checkpoints_requested,
+        wal_bytes_per_xact: d.wal_bytes_per_xact,
+        temp_bytes: d.temp_bytes,
+    }
 }
 
 impl Run {
@@ -115,6 +165,28 @@ impl Run {
         };
         let replay = &self.replay;
         Ok(driver::run(&options, |_| replay.session(&url)).await?)
+    }
+
+    /// Measure with a telemetry snapshot before and after (1 s settle: PostgreSQL backends
+    /// hand over their counters when they exit).
+    async fn measure_observed(&mut self, round: u64) -> Result<(Measurement, Option<Observed>)> {
+        let url = self.staging.url(DATABASE)?;
+        let options = DriverOptions::closed(
+            self.clients,
+            self.plan.warmup,
+            self.plan.window,
+            self.seed.wrapping_add(round),
+        );
+        let replay = &self.replay;
+        let mut collector =
+            Collector::new(url.clone(), TelemetryConfig::default())?.log_notices(false);
+        let (m, observed) = observe(
+            &mut collector,
+            Duration::from_secs(1),
+            driver::run(&options, |_| replay.session(&url)),
+        )
+        .await;
+        Ok((m?, observed))
     }
 
     async fn apply_and_measure(
@@ -153,6 +225,26 @@ pub async fn run(
         .unwrap_or(knobs::Version::default_for(detected_engine));
     let catalog = catalog::for_version(detected_engine, version)?;
     let staging = Staging::new(sandbox, catalog.clone());
+    // Every trial and its telemetry go to the observation repository, next to the report.
+    let repo_path = options.out.join("dbtuner.db");
+    let repo = crate::repository::open(&repo_path.to_string_lossy())
+        .await
+        .with_context(|| format!("opening {}", repo_path.display()))?;
+    let target_id = repo
+        .upsert_target(
+            &staging.url(DATABASE)?,
+            detected_engine.as_str(),
+            &server_version,
+        )
+        .await?;
+    let session_id = repo
+        .create_session(&NewSession { target_id: Some(target_id), kind: "demo".into(), settings: serde_json::json!({ "minutes": options.minutes, "seed": options.seed, "clients": options.clients, "allow_durability_risk": options.allow_durability_risk }) })
+        .await?;
+    let recorder = Recorder {
+        repo,
+        target_id,
+        session_id,
+    };
     let scale = options
         .scale
         .unwrap_or(if options.minutes >= 3 { 10 } else { 4 });
@@ -187,14 +279,17 @@ pub async fn run(
         clients: options.clients,
         seed: options.seed,
         plan: Plan { warmup, window },
+        recorder,
     };
 
     // The default configuration.
     progress.set_message("measuring the default configuration");
     let slot_started = Instant::now();
-    let (_, default_m) = run.apply_and_measure(&Config::new(), 0).await?;
+    run.staging.apply(&Config::new()).await?;
+    let (default_m, default_observed) = run.measure_observed(0).await?;
+    run.recorder.trial(0, "measured", &Config::new(), serde_json::json!({ "measurement": default_m, "derived": default_observed.as_ref().map(|o| &o.delta.derived) }), default_observed.as_ref()).await?;
     let mut slot_cost = slot_started.elapsed();
-    let default_record = record(
+    let mut default_record = record(
         0,
         &Config::new(),
         None,
@@ -203,6 +298,7 @@ pub async fn run(
         Some(&default_m),
         false,
     );
+    default_record.telemetry = default_observed.as_ref().map(trial_telemetry);
     progress.println(format!("default: {}", describe_measurement(&default_m)));
 
     let budget_bytes = hardware.ram_bytes / 10 * 9;
@@ -360,6 +456,10 @@ pub async fn run(
         recommendation,
         notes: notes(options, warmup),
     };
+    run.recorder
+        .repo
+        .finish_session(run.recorder.session_id, "done")
+        .await?;
     let markdown_path = options.out.join("report.md");
     let json_path = options.out.join("report.json");
     std::fs::write(&markdown_path, reports::render_markdown(&report))
@@ -410,6 +510,15 @@ async fn evaluate(
     if let Err(e) = MemoryEstimate::of(run.staging.engine(), config, catalog).check(budget_bytes) {
         progress.println(format!("trial {id}: rejected before it was tried: {e}"));
         let reason = e.to_string();
+        run.recorder
+            .trial(
+                id,
+                "rejected",
+                config,
+                serde_json::json!({ "reason": reason }),
+                None,
+            )
+            .await?;
         return Ok(not_measured(
             id,
             config,
@@ -423,6 +532,15 @@ async fn evaluate(
         Ok(applied) => applied,
         Err(e) if e.is_infeasible() => {
             progress.println(format!("trial {id}: {e}"));
+            run.recorder
+                .trial(
+                    id,
+                    "infeasible",
+                    config,
+                    serde_json::json!({ "reason": e.to_string() }),
+                    None,
+                )
+                .await?;
             return Ok(not_measured(
                 id,
                 config,
@@ -436,7 +554,7 @@ async fn evaluate(
         }
         Err(e) => return Err(e).context(format!("applying trial {id}")),
     };
-    let m = run.measure(id as u64).await?;
+    let (m, observed) = run.measure_observed(id as u64).await?;
     let status = if m.committed == 0 || m.error_count() * 100 > m.committed {
         TrialStatus::Failed {
             reason: format!(
@@ -465,19 +583,23 @@ async fn evaluate(
         "trial {id}: {}  [{knobs}]",
         describe_measurement(&m)
     ));
-    Ok((
-        record(
-            id,
-            config,
-            Some(&applied),
-            catalog,
-            status,
-            Some(&m),
-            applied.restarted,
-        ),
-        outcome,
-        started.elapsed(),
-    ))
+    let status_name = if status == TrialStatus::Measured {
+        "measured"
+    } else {
+        "failed"
+    };
+    run.recorder.trial(id, status_name, config, serde_json::json!({ "measurement": m, "derived": observed.as_ref().map(|o| &o.delta.derived) }), observed.as_ref()).await?;
+    let mut rec = record(
+        id,
+        config,
+        Some(&applied),
+        catalog,
+        status,
+        Some(&m),
+        applied.restarted,
+    );
+    rec.telemetry = observed.as_ref().map(trial_telemetry);
+    Ok((rec, outcome, started.elapsed()))
 }
 
 /// The record and optimizer outcome of a trial that was refused or failed before measuring.
@@ -616,6 +738,7 @@ fn record(
         p99_ms: m.map(|m| m.latency.p99_ms),
         errors: m.map(Measurement::error_count).unwrap_or(0),
         restarted,
+        telemetry: None,
     }
 }
 

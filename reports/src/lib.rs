@@ -11,7 +11,9 @@ mod markdown;
 mod model;
 
 pub use markdown::render_markdown;
-pub use model::{Figure, KnobSetting, Report, TrialRecord, TrialStatus, Validation, Verdict};
+pub use model::{
+    Figure, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict,
+};
 
 /// JSON rendering (pretty, stable field order).
 pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {

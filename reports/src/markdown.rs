@@ -138,11 +138,25 @@ pub fn render_markdown(r: &Report) -> String {
         out,
         "Throughput is transactions per second: mean ± stdev of per-second samples.\n"
     );
-    let _ = writeln!(out, "| # | configuration | status | tx/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "Server telemetry per trial: buffer hit ratio, checkpoints (timed/requested) and WAL or redo bytes per transaction.\n");
+    let _ = writeln!(out, "| # | configuration | status | tx/s | p50 ms | p95 ms | p99 ms | errors | hit % | ckpt t/r | WAL B/tx |\n|---|---|---|---|---|---|---|---|---|---|---|");
     for t in r.default.iter().chain(&r.trials) {
+        let tel = t.telemetry.unwrap_or_default();
+        let hit = tel
+            .buffer_hit_ratio
+            .map(|h| format!("{:.1}", h * 100.0))
+            .unwrap_or_else(|| "—".into());
+        let ckpt = match (tel.checkpoints_timed, tel.checkpoints_requested) {
+            (Some(a), Some(b)) => format!("{a:.0}/{b:.0}"),
+            _ => "—".into(),
+        };
+        let wal = tel
+            .wal_bytes_per_xact
+            .map(|w| format!("{w:.0}"))
+            .unwrap_or_else(|| "—".into());
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {hit} | {ckpt} | {wal} |",
             t.label,
             knobs(t),
             status(t),
@@ -193,6 +207,7 @@ mod tests {
             p99_ms: Some(3.0),
             errors: 0,
             restarted: false,
+            telemetry: None,
         };
         r.trials.push(trial);
         let f = Figure {

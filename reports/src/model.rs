@@ -38,6 +38,19 @@ pub enum TrialStatus {
     },
 }
 
+/// Server telemetry over one trial (differences of two snapshots).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrialTelemetry {
+    /// Share of block reads served from the server's own cache.
+    pub buffer_hit_ratio: Option<f64>,
+    pub checkpoints_timed: Option<f64>,
+    pub checkpoints_requested: Option<f64>,
+    /// WAL (PostgreSQL) or redo (InnoDB) bytes per committed transaction.
+    pub wal_bytes_per_xact: Option<f64>,
+    /// Bytes spilled to temporary files.
+    pub temp_bytes: Option<f64>,
+}
+
 /// One configuration tried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
@@ -53,6 +66,8 @@ pub struct TrialRecord {
     pub errors: u64,
     /// Whether the change needed a restart.
     pub restarted: bool,
+    #[serde(default)]
+    pub telemetry: Option<TrialTelemetry>,
 }
 
 /// The decision on the best configuration.
