@@ -29,7 +29,10 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(printed, written, "--json output and report.json differ");
-    assert!(dir.path().join("dbtuner.db").exists(), "the observation repository is next to the report");
+    assert!(
+        dir.path().join("dbtuner.db").exists(),
+        "the observation repository is next to the report"
+    );
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("## Trials"));
     // An accepted recommendation comes as a plan `dbtuner apply` reads; otherwise no plan.
@@ -82,8 +85,18 @@ fn postgres_demo_measures_default_and_trials() {
     check_report(&report);
     // Server telemetry per trial: PostgreSQL reports its buffer hit ratio and WAL per transaction.
     let telemetry = &report["default"]["telemetry"];
-    assert!(telemetry["buffer_hit_ratio"].as_f64().is_some_and(|h| h > 0.5 && h <= 1.0), "{telemetry}");
-    assert!(telemetry["wal_bytes_per_xact"].as_f64().is_some_and(|w| w > 0.0), "{telemetry}");
+    assert!(
+        telemetry["buffer_hit_ratio"]
+            .as_f64()
+            .is_some_and(|h| h > 0.5 && h <= 1.0),
+        "{telemetry}"
+    );
+    assert!(
+        telemetry["wal_bytes_per_xact"]
+            .as_f64()
+            .is_some_and(|w| w > 0.0),
+        "{telemetry}"
+    );
     assert_eq!(report["allow_durability_risk"], false);
     let space: Vec<&str> = report["search_space"]
         .as_array()

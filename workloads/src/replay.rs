@@ -69,6 +69,9 @@ impl Replay {
                     column,
                     limit,
                 } => Generator::List(sample(url, table, column, *limit).await?, Vec::new()),
+                ParamSpec::Sequence { start } => Generator::Sequence(Arc::new(
+                    std::sync::atomic::AtomicI64::new(spec.bound(start) as i64),
+                )),
             };
             generators.insert(name.clone(), g);
         }

@@ -109,6 +109,10 @@ pub enum ParamSpec {
     String {
         length: usize,
     },
+    /// Distinct increasing integers from `start`, shared by every client of a run (new keys).
+    Sequence {
+        start: Bound,
+    },
     /// Values read from a column when the run starts.
     Sample {
         table: String,
@@ -254,6 +258,9 @@ impl WorkloadSpec {
                             "must be at least 1",
                         ));
                     }
+                }
+                ParamSpec::Sequence { start } => {
+                    bound(start, "start")?;
                 }
                 _ => {}
             }
@@ -410,6 +417,8 @@ pub enum ParamValue {
 /// A parameter generator ready to draw (zipfian constants precomputed, samples loaded).
 #[derive(Debug, Clone)]
 pub enum Generator {
+    /// Shared across sessions, so every drawn value is new.
+    Sequence(std::sync::Arc<std::sync::atomic::AtomicI64>),
     Uniform(i64, i64),
     Zipfian(Zipf),
     Real(f64, f64),
@@ -438,6 +447,9 @@ impl Generator {
                         .min(values.len() - 1)
                 };
                 values[i].clone()
+            }
+            Generator::Sequence(next) => {
+                ParamValue::Int(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             }
             Generator::String(len) => ParamValue::Text(
                 (0..*len)

@@ -21,7 +21,7 @@ async fn all_builtins(engine: Engine) {
         let builtin = Builtin::new(name, 1).unwrap();
         // select-only reads the tpcb tables and the YCSB workloads share one table: load each
         // table family once.
-        if matches!(*name, "tpcb" | "ycsb-a" | "olap") {
+        if matches!(*name, "tpcb" | "tpcc" | "ycsb-a" | "olap") {
             let load = builtin
                 .load(&url)
                 .await

@@ -1,9 +1,10 @@
 //! Built-in benchmarks, each a workload spec plus its own schema and loader, for PostgreSQL
 //! and MySQL/MariaDB: `tpcb` (pgbench-like), `select-only` (pgbench -S-like, on the tpcb
-//! tables), `ycsb-a`, `ycsb-b`, `ycsb-c`, `ycsb-e` (zipfian keys) and `olap` (a star schema
+//! tables), `tpcc` (TPC-C-like: the five transactions in TPC-C's mix), `ycsb-a`, `ycsb-b`, `ycsb-c`, `ycsb-e` (zipfian keys) and `olap` (a star schema
 //! with analytic queries).
 
 mod olap;
+mod tpcc;
 mod ycsb;
 
 use std::time::Instant;
@@ -19,6 +20,7 @@ use crate::{Result, TargetUrl, WorkloadError};
 pub const NAMES: &[&str] = &[
     "tpcb",
     "select-only",
+    "tpcc",
     "ycsb-a",
     "ycsb-b",
     "ycsb-c",
@@ -71,6 +73,10 @@ impl Builtin {
             "tpcb" => TPCB,
             "select-only" => SELECT_ONLY,
             "olap" => olap::SPEC,
+            "tpcc" => {
+                ycsb_text = tpcc::text();
+                ycsb_text.as_str()
+            }
             other => {
                 ycsb_text = ycsb::text(other);
                 ycsb_text.as_str()
@@ -105,6 +111,7 @@ impl Builtin {
         let rows = match self.name.as_str() {
             "tpcb" | "select-only" => Tpcb::new(self.scale)?.load(url).await?.rows,
             "olap" => olap::load(url, self.scale).await?,
+            "tpcc" => tpcc::load(url, self.scale).await?,
             _ => ycsb::load(url, self.scale).await?,
         };
         Ok(LoadReport {
@@ -125,6 +132,7 @@ impl Builtin {
                 ]
             }
             "olap" => olap::expected_counts(self.scale),
+            "tpcc" => tpcc::expected_counts(self.scale),
             _ => vec![("ycsb_usertable", ycsb::records(self.scale))],
         };
         let mut out = Vec::new();
