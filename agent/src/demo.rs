@@ -153,16 +153,18 @@ fn trial_telemetry(observed: &Observed) -> TrialTelemetry {
 }
 
 impl Run {
+    fn driver_options(&self, round: u64) -> DriverOptions {
+        DriverOptions::closed(
+            self.clients,
+            self.plan.warmup,
+            self.plan.window,
+            self.seed.wrapping_add(round),
+        )
+    }
+
     async fn measure(&mut self, round: u64) -> Result<Measurement> {
         let url = self.staging.url(DATABASE)?;
-        let options = DriverOptions {
-            clients: self.clients,
-            warmup: self.plan.warmup,
-            duration: self.plan.window,
-            seed: self.seed.wrapping_add(round),
-            rate: None,
-            arrival: Default::default(),
-        };
+        let options = self.driver_options(round);
         let replay = &self.replay;
         Ok(driver::run(&options, |_| replay.session(&url)).await?)
     }
@@ -171,12 +173,7 @@ impl Run {
     /// hand over their counters when they exit).
     async fn measure_observed(&mut self, round: u64) -> Result<(Measurement, Option<Observed>)> {
         let url = self.staging.url(DATABASE)?;
-        let options = DriverOptions::closed(
-            self.clients,
-            self.plan.warmup,
-            self.plan.window,
-            self.seed.wrapping_add(round),
-        );
+        let options = self.driver_options(round);
         let replay = &self.replay;
         let mut collector =
             Collector::new(url.clone(), TelemetryConfig::default())?.log_notices(false);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Value, Version};
+use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Version};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use thiserror::Error;
@@ -389,9 +389,4 @@ async fn mysql(
         }
     }
     Ok(out)
-}
-
-/// Parse a live value with the knob (for read-back comparisons).
-pub fn parse_live(knob: &Knob, text: &str) -> Option<Value> {
-    knob.parse_value(text).ok()
 }

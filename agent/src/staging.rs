@@ -177,7 +177,7 @@ impl Staging {
                 let value = if is_default {
                     "DEFAULT".to_string()
                 } else {
-                    mysql_literal(rendered)
+                    knobs::render::mysql_value(rendered)
                 };
                 conn.query_drop(format!("SET GLOBAL {name} = {value}"))
                     .await
@@ -225,14 +225,5 @@ impl Staging {
             }
         }
         Ok(values)
-    }
-}
-
-/// Numbers and ON/OFF go bare; anything else quoted.
-fn mysql_literal(rendered: &str) -> String {
-    if rendered.parse::<f64>().is_ok() || rendered == "ON" || rendered == "OFF" {
-        rendered.to_string()
-    } else {
-        format!("'{}'", rendered.replace('\'', "''"))
     }
 }

@@ -108,12 +108,6 @@ async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]
         "settings differ after rollback:\n{}",
         changed.join("\n")
     );
-    assert!(
-        !url.to_string().contains("***")
-            || !std::fs::read_to_string(state.path().join("audit.jsonl"))
-                .unwrap()
-                .contains("password")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

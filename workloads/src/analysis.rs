@@ -348,8 +348,7 @@ pub fn placeholder_roles(
     };
     let mut roles = Roles::default();
     let _ = statement.visit(&mut roles);
-    let tables = Collector::default();
-    let mut tables = tables;
+    let mut tables = Collector::default();
     let _ = statement.visit(&mut tables);
     let only = (tables.tables.len() == 1).then(|| tables.tables[0].clone());
     let resolve = |(q, col): &RawColumn| ColumnRef {

@@ -3,7 +3,6 @@
 //! loader for PostgreSQL (COPY) and MySQL/MariaDB (multi-row INSERT).
 
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use knobs::Engine;
 use mysql_async::prelude::Queryable;
@@ -22,19 +21,10 @@ pub struct Tpcb {
     pub scale: u32,
 }
 
-/// What a load did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoadReport {
-    pub rows: u64,
-    pub seconds: f64,
-}
-
-/// Row counts of the tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowCounts {
-    pub branches: i64,
-    pub tellers: i64,
-    pub accounts: i64,
+struct Counts {
+    branches: i64,
+    tellers: i64,
+    accounts: i64,
 }
 
 impl Tpcb {
@@ -48,27 +38,32 @@ impl Tpcb {
         Ok(Tpcb { scale })
     }
 
-    pub fn expected_counts(&self) -> RowCounts {
+    /// (table, rows) of the tables whose size the scale fixes.
+    pub fn expected_counts(&self) -> Vec<(&'static str, i64)> {
+        let c = self.counts();
+        vec![
+            ("tpcb_branches", c.branches),
+            ("tpcb_tellers", c.tellers),
+            ("tpcb_accounts", c.accounts),
+        ]
+    }
+
+    fn counts(&self) -> Counts {
         let s = i64::from(self.scale);
-        RowCounts {
+        Counts {
             branches: s,
             tellers: s * TELLERS_PER_BRANCH,
             accounts: s * ACCOUNTS_PER_BRANCH,
         }
     }
 
-    /// Create the tables (dropping old ones) and fill them.
-    pub async fn load(&self, url: &TargetUrl) -> Result<LoadReport> {
-        let started = Instant::now();
+    /// Create the tables (dropping old ones) and fill them; returns the rows loaded.
+    pub async fn load(&self, url: &TargetUrl) -> Result<u64> {
         match url.family() {
             Engine::Postgres => self.load_postgres(url).await?,
             Engine::Mysql | Engine::Mariadb => self.load_mysql(url).await?,
         }
-        let c = self.expected_counts();
-        Ok(LoadReport {
-            rows: (c.branches + c.tellers + c.accounts) as u64,
-            seconds: started.elapsed().as_secs_f64(),
-        })
+        Ok(self.expected_counts().iter().map(|(_, n)| *n as u64).sum())
     }
 
     async fn load_postgres(&self, url: &TargetUrl) -> Result<()> {
@@ -82,7 +77,7 @@ impl Tpcb {
                  CREATE TABLE tpcb_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22));",
             )
             .await?;
-        let c = self.expected_counts();
+        let c = self.counts();
         copy_rows(
             &client,
             "COPY tpcb_branches (bid, bbalance) FROM STDIN",
@@ -130,7 +125,7 @@ impl Tpcb {
              CREATE TABLE tpcb_history (tid int, bid int, aid int, delta int, mtime timestamp NULL, filler char(22)) ENGINE=InnoDB;",
         )
         .await?;
-        let c = self.expected_counts();
+        let c = self.counts();
         insert_rows(
             &mut conn,
             "INSERT INTO tpcb_branches (bid, bbalance) VALUES ",
@@ -155,30 +150,5 @@ impl Tpcb {
         conn.query_drop("ANALYZE TABLE tpcb_branches, tpcb_tellers, tpcb_accounts")
             .await?;
         Ok(())
-    }
-
-    /// Count the rows of the fixed-size tables.
-    pub async fn row_counts(&self, url: &TargetUrl) -> Result<RowCounts> {
-        const SQL: &str = "SELECT (SELECT count(*) FROM tpcb_branches), (SELECT count(*) FROM tpcb_tellers), (SELECT count(*) FROM tpcb_accounts)";
-        match url.family() {
-            Engine::Postgres => {
-                let row = connect_postgres(url).await?.query_one(SQL, &[]).await?;
-                Ok(RowCounts {
-                    branches: row.get(0),
-                    tellers: row.get(1),
-                    accounts: row.get(2),
-                })
-            }
-            Engine::Mysql | Engine::Mariadb => {
-                let row: Option<(i64, i64, i64)> =
-                    connect_mysql(url).await?.query_first(SQL).await?;
-                let (branches, tellers, accounts) = row.unwrap_or_default();
-                Ok(RowCounts {
-                    branches,
-                    tellers,
-                    accounts,
-                })
-            }
-        }
     }
 }

@@ -732,12 +732,9 @@ async fn recover_failed_start(
             store: store.dir().display().to_string(),
         });
     }
-    // Back up with the old file; undo the online part too so that a later restart is clean.
-    if let Ok(mut target) = Target::connect(url).await {
-        if let Target::Postgres { client, .. } = &target {
-            let _ = client.batch_execute("SELECT pg_reload_conf()").await;
-        }
-        let _ = &mut target;
+    // Back up with the old file: reload so that the running server reads it too.
+    if let Ok(Target::Postgres { client, .. }) = Target::connect(url).await {
+        let _ = client.batch_execute("SELECT pg_reload_conf()").await;
     }
     fail(store, record, format!("the server did not start with the new configuration, so the previous one was restored: {error}")).await
 }
