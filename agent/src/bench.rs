@@ -10,7 +10,7 @@ use knobs::Engine;
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use workloads::builtin::{Builtin, LoadReport};
-use workloads::driver::{self, Arrival, DriverOptions, Measurement};
+use workloads::driver::{Arrival, DriverOptions, Measurement};
 use workloads::replay::Replay;
 use workloads::spec::WorkloadSpec;
 use workloads::target::{connect_mysql, connect_postgres};
@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub workload: String,
     pub scale: u32,
     pub clients: Option<usize>,
+    /// Client threads (default: one per two cores).
+    pub threads: Option<usize>,
     pub warmup: Duration,
     pub duration: Duration,
     pub rate: Option<f64>,
@@ -129,6 +131,7 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
         seed: options.seed,
         rate: options.rate,
         arrival: options.arrival,
+        threads: options.threads,
     };
     progress.set_message(format!(
         "running {} ({} clients{})",
@@ -139,7 +142,8 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
             .map(|r| format!(", {r}/s open loop"))
             .unwrap_or_default()
     ));
-    let measurement = driver::run(&driver_options, |_| replay.session(&url))
+    let measurement = replay
+        .run(&driver_options, &url)
         .await
         .context("running the workload (for a built-in on a target, pass --load the first time)")?;
     let fidelity = fidelity(&spec, &measurement);

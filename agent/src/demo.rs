@@ -19,7 +19,7 @@ use reports::{
     Figure, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict,
 };
 use workloads::builtin::Builtin;
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
 use workloads::target::{connect_mysql, connect_postgres};
 use workloads::{Measurement, Sandbox, Target};
@@ -166,7 +166,7 @@ impl Run {
         let url = self.staging.url(DATABASE)?;
         let options = self.driver_options(round);
         let replay = &self.replay;
-        Ok(driver::run(&options, |_| replay.session(&url)).await?)
+        Ok(replay.run(&options, &url).await?)
     }
 
     /// Measure with a telemetry snapshot before and after (1 s settle: PostgreSQL backends
@@ -180,7 +180,7 @@ impl Run {
         let (m, observed) = observe(
             &mut collector,
             Duration::from_secs(1),
-            driver::run(&options, |_| replay.session(&url)),
+            replay.run(&options, &url),
         )
         .await;
         Ok((m?, observed))

@@ -10,7 +10,7 @@ use agent::telemetry::{Collector, Delta, Snapshot, TelemetryConfig};
 use knobs::Engine;
 use mysql_async::prelude::Queryable;
 use workloads::builtin::Builtin;
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
@@ -71,9 +71,7 @@ async fn known_load(url: &str, seconds: u64) -> u64 {
     let spec = Builtin::new("tpcb", 1).unwrap().spec().unwrap();
     let replay = Replay::new(&spec, &url).await.unwrap();
     let options = DriverOptions::closed(3, Duration::ZERO, Duration::from_secs(seconds), 3);
-    let m = driver::run(&options, |_| replay.session(&url))
-        .await
-        .unwrap();
+    let m = replay.run(&options, &url).await.unwrap();
     assert_eq!(m.error_count(), 0, "{:?}", m.errors);
     m.committed
 }

@@ -12,6 +12,11 @@ pub enum WorkloadError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("mysql: {0}")]
     Mysql(#[from] mysql_async::Error),
+    /// An error the server sent to one of the lean benchmark clients.
+    #[error("postgres: {message} (SQLSTATE {code})")]
+    PgServer { code: String, message: String },
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
     #[error("workload file {file}: {field}: {reason}")]
     Spec {
         file: String,
@@ -43,6 +48,7 @@ impl WorkloadError {
             WorkloadError::Postgres(e) => e
                 .code()
                 .is_some_and(|c| c.code() == "40001" || c.code() == "40P01"),
+            WorkloadError::PgServer { code, .. } => code == "40001" || code == "40P01",
             WorkloadError::Mysql(mysql_async::Error::Server(e)) => e.code == 1213 || e.code == 1205,
             _ => false,
         }
@@ -58,7 +64,8 @@ impl WorkloadError {
             WorkloadError::Mysql(mysql_async::Error::Server(e)) => {
                 format!("mysql error {}", e.code)
             }
-            WorkloadError::Mysql(_) => "connection".into(),
+            WorkloadError::PgServer { code, .. } => format!("sqlstate {code}"),
+            WorkloadError::Mysql(_) | WorkloadError::Io(_) => "connection".into(),
             WorkloadError::Target(_) => "connect".into(),
             WorkloadError::Invalid { .. } | WorkloadError::Spec { .. } => "invalid".into(),
             WorkloadError::Run(_) => "run".into(),

@@ -16,6 +16,7 @@ pub mod sandbox;
 pub mod spec;
 pub mod target;
 pub mod tpcb;
+pub mod wire;
 
 pub use driver::{DriverOptions, Measurement};
 pub use error::{Result, WorkloadError};

@@ -14,9 +14,11 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
-use crate::driver::Session;
+use crate::driver::{self, DriverOptions, Session};
 use crate::spec::{split, Generator, Literal, ParamSpec, ParamValue, Piece, WorkloadSpec, Zipf};
-use crate::target::{classify_mysql, classify_pg, connect_mysql, connect_postgres};
+use crate::target::{classify_mysql, connect_mysql, connect_postgres};
+use crate::wire::pg::{PgStatement, PgWire};
+use crate::Measurement;
 use crate::{Result, TargetUrl, WorkloadError};
 
 /// How statements reach a MySQL/MariaDB server.
@@ -105,20 +107,32 @@ impl Replay {
         &self.spec
     }
 
+    /// Drive this workload with `options.clients` sessions against `url`.
+    pub async fn run(&self, options: &DriverOptions, url: &TargetUrl) -> Result<Measurement> {
+        let replay = self.clone();
+        let url = url.clone();
+        driver::run(options, move |_| {
+            let replay = replay.clone();
+            let url = url.clone();
+            async move { replay.session(&url).await }
+        })
+        .await
+    }
+
     /// Open one client session with every statement prepared.
     pub async fn session(&self, url: &TargetUrl) -> Result<ReplaySession> {
         let mut transactions = Vec::new();
         let conn = match self.engine {
             Engine::Postgres => {
-                let client = connect_postgres(url).await?;
+                let mut wire = PgWire::connect(url).await?;
                 for t in &self.spec.transactions {
                     let mut statements = Vec::new();
                     for sql in &t.statements {
-                        statements.push(prepare_pg(&client, url, sql).await?);
+                        statements.push(prepare_pg(&mut wire, sql).await?);
                     }
                     transactions.push(statements);
                 }
-                Conn::Postgres(client)
+                Conn::Postgres(wire)
             }
             Engine::Mysql | Engine::Mariadb => {
                 let mut conn = connect_mysql(url).await?;
@@ -208,11 +222,7 @@ async fn sample(
 
 /// A PostgreSQL statement: `$n` numbered by first appearance of each name; parameters of types
 /// we cannot bind natively are sent as text and cast by the server.
-async fn prepare_pg(
-    client: &tokio_postgres::Client,
-    url: &TargetUrl,
-    sql: &str,
-) -> Result<Prepared> {
+async fn prepare_pg(wire: &mut PgWire, sql: &str) -> Result<Prepared> {
     let pieces = split(sql);
     let mut names: Vec<String> = Vec::new();
     for p in &pieces {
@@ -237,10 +247,7 @@ async fn prepare_pg(
             })
             .collect()
     };
-    let stmt = client
-        .prepare(&render(&BTreeMap::new()))
-        .await
-        .map_err(|e| classify_pg(url, e))?;
+    let stmt = wire.prepare(&render(&BTreeMap::new())).await?;
     let casts: BTreeMap<usize, String> = stmt
         .params()
         .iter()
@@ -251,10 +258,7 @@ async fn prepare_pg(
     let stmt = if casts.is_empty() {
         stmt
     } else {
-        client
-            .prepare(&render(&casts))
-            .await
-            .map_err(|e| classify_pg(url, e))?
+        wire.prepare(&render(&casts)).await?
     };
     Ok(Prepared::Postgres { stmt, names })
 }
@@ -354,7 +358,7 @@ impl ToSql for PgArg {
 #[derive(Debug)]
 enum Prepared {
     Postgres {
-        stmt: tokio_postgres::Statement,
+        stmt: PgStatement,
         names: Vec<String>,
     },
     Mysql {
@@ -412,7 +416,7 @@ fn mysql_literal(v: &ParamValue) -> String {
 }
 
 enum Conn {
-    Postgres(tokio_postgres::Client),
+    Postgres(PgWire),
     Mysql(mysql_async::Conn),
 }
 
@@ -472,34 +476,51 @@ impl Session for ReplaySession {
         let statements = &self.transactions[index];
         let grouped = statements.len() > 1;
         match &mut self.conn {
-            Conn::Postgres(client) => {
-                let bind =
-                    |stmt: &tokio_postgres::Statement, names: &[String]| -> Result<Vec<PgArg>> {
-                        names
-                            .iter()
-                            .zip(stmt.params())
-                            .map(|(n, ty)| {
-                                PgArg::convert(&values[n.as_str()], ty)
-                                    .map_err(|e| WorkloadError::Run(format!(":{n}: {e}")))
-                            })
-                            .collect()
-                    };
+            Conn::Postgres(wire) => {
+                let bind = |stmt: &PgStatement, names: &[String]| -> Result<Vec<PgArg>> {
+                    names
+                        .iter()
+                        .zip(stmt.params())
+                        .map(|(n, ty)| {
+                            PgArg::convert(&values[n.as_str()], ty)
+                                .map_err(|e| WorkloadError::Run(format!(":{n}: {e}")))
+                        })
+                        .collect()
+                };
                 if grouped {
-                    let tx = client.transaction().await?;
+                    wire.simple("BEGIN").await?;
+                    let mut outcome = Ok(());
                     for p in statements {
                         if let Prepared::Postgres { stmt, names } = p {
-                            let args = bind(stmt, names)?;
-                            let refs: Vec<&(dyn ToSql + Sync)> =
-                                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                            tx.execute(stmt, &refs).await?;
+                            let done = match bind(stmt, names) {
+                                Ok(args) => {
+                                    let refs: Vec<&(dyn ToSql + Sync)> =
+                                        args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+                                    wire.execute(stmt, &refs).await.map(|_| ())
+                                }
+                                Err(e) => Err(e),
+                            };
+                            if let Err(e) = done {
+                                outcome = Err(e);
+                                break;
+                            }
                         }
                     }
-                    tx.commit().await?;
+                    match outcome {
+                        Ok(()) => {
+                            wire.simple("COMMIT").await?;
+                        }
+                        Err(e) => {
+                            // The transaction is aborted: end it so the session can go on.
+                            let _ = wire.simple("ROLLBACK").await;
+                            return Err(e);
+                        }
+                    }
                 } else if let Some(Prepared::Postgres { stmt, names }) = statements.first() {
                     let args = bind(stmt, names)?;
                     let refs: Vec<&(dyn ToSql + Sync)> =
                         args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                    client.execute(stmt, &refs).await?;
+                    wire.execute(stmt, &refs).await?;
                 }
             }
             Conn::Mysql(conn) => {

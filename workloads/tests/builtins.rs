@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use knobs::Engine;
 use workloads::builtin::{Builtin, NAMES};
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
@@ -45,7 +45,8 @@ async fn all_builtins(engine: Engine) {
             Duration::from_secs(seconds),
             11,
         );
-        let m = driver::run(&options, |_| replay.session(&url))
+        let m = replay
+            .run(&options, &url)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(m.error_count(), 0, "{name} on {engine}: {:?}", m.errors);

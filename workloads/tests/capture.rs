@@ -9,7 +9,7 @@ use knobs::Engine;
 use mysql_async::prelude::Queryable;
 use workloads::builtin::Builtin;
 use workloads::capture::{capture, CaptureOptions};
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::{Protocol, Replay};
 use workloads::spec::WorkloadSpec;
 use workloads::target::{connect_mysql, connect_postgres};
@@ -74,9 +74,7 @@ async fn capture_known_mix(engine: Engine, settings: &'static [(&'static str, &'
         let (replay, url) = (replay.clone(), url.clone());
         tokio::spawn(async move {
             let options = DriverOptions::closed(2, Duration::ZERO, Duration::from_secs(6), 3);
-            driver::run(&options, |_| replay.session(&url))
-                .await
-                .unwrap()
+            replay.run(&options, &url).await.unwrap()
         })
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -127,9 +125,7 @@ async fn capture_known_mix(engine: Engine, settings: &'static [(&'static str, &'
     let reread = WorkloadSpec::parse(&text, true, "captured.toml").unwrap();
     let replay = Replay::new(&reread, &url).await.unwrap();
     let options = DriverOptions::closed(2, Duration::ZERO, Duration::from_secs(2), 5);
-    let m = driver::run(&options, |_| replay.session(&url))
-        .await
-        .unwrap();
+    let m = replay.run(&options, &url).await.unwrap();
     assert_eq!(m.error_count(), 0, "{engine}: replay errors {:?}", m.errors);
     assert!(m.committed > 0);
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use knobs::Engine;
-use workloads::driver::{self, Arrival, DriverOptions, Measurement};
+use workloads::driver::{Arrival, DriverOptions, Measurement};
 use workloads::replay::Replay;
 use workloads::spec::WorkloadSpec;
 use workloads::target::connect_postgres;
@@ -36,9 +36,7 @@ async fn run_with_stall(url: &TargetUrl, options: DriverOptions) -> Measurement 
             .await
             .unwrap();
     });
-    let m = driver::run(&options, |_| replay.session(url))
-        .await
-        .unwrap();
+    let m = replay.run(&options, url).await.unwrap();
     stall.await.unwrap();
     m
 }
@@ -64,6 +62,7 @@ async fn a_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop() {
         seed: 1,
         rate: Some(300.0),
         arrival: Arrival::Regular,
+        threads: None,
     };
     let open = run_with_stall(&url, open).await;
     let closed = DriverOptions::closed(4, Duration::from_millis(500), Duration::from_secs(4), 1);

@@ -71,7 +71,7 @@ pub struct BenchArgs {
     /// Run on a throwaway sandbox instead.
     #[arg(long, value_enum)]
     pub sandbox: Option<SandboxEngine>,
-    /// Built-in (tpcb, select-only, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap) or a workload file.
+    /// Built-in (tpcb, select-only, tpcc, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap) or a workload file.
     #[arg(long)]
     pub workload: String,
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
@@ -89,6 +89,10 @@ pub struct BenchArgs {
     /// Regular instead of Poisson arrivals in the open loop.
     #[arg(long, requires = "rate")]
     pub regular: bool,
+    /// Client threads, each a single-threaded event loop for its share of the clients
+    /// (default: one per two cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
     /// Create and fill a built-in's tables on the target (drops them first).
     #[arg(long)]
     pub load: bool,

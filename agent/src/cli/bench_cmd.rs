@@ -42,6 +42,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         workload: args.workload.clone(),
         scale: args.scale,
         clients: args.clients.map(|c| c as usize),
+        threads: args.threads.map(|t| t as usize),
         warmup: duration("--warmup", &args.warmup)?,
         duration: measured,
         rate: args.rate,

@@ -14,7 +14,7 @@ use knobs::Engine;
 use models::stats::Summary;
 use mysql_async::prelude::Queryable;
 use workloads::builtin::Builtin;
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
 use workloads::spec::WorkloadSpec;
 use workloads::target::connect_mysql;
@@ -62,7 +62,7 @@ async fn postgres(rounds: usize, seconds: u64) -> Result<()> {
             Duration::from_secs(seconds),
             round as u64,
         );
-        let m = driver::run(&options, |_| replay.session(&url)).await?;
+        let m = replay.run(&options, &url).await?;
         ours.push(m.throughput());
         let out = Command::new(&pgbench)
             .args([
@@ -112,7 +112,7 @@ async fn postgres(rounds: usize, seconds: u64) -> Result<()> {
     let before = rss_kb("VmRSS:");
     let options =
         DriverOptions::closed(64, Duration::from_secs(1), Duration::from_secs(seconds), 9);
-    let m = driver::run(&options, |_| replay.session(&url)).await?;
+    let m = replay.run(&options, &url).await?;
     println!(
         "64 clients: {:.0} tx/s; driver process RSS before {} MB, peak {} MB",
         m.throughput(),
@@ -182,7 +182,7 @@ async fn mariadb(rounds: usize, seconds: u64) -> Result<()> {
             Duration::from_secs(seconds),
             round as u64,
         );
-        let m = driver::run(&options, |_| replay.session(&url)).await?;
+        let m = replay.run(&options, &url).await?;
         ours.push(m.throughput());
         let out = Command::new("sysbench")
             .arg("oltp_point_select")

@@ -20,7 +20,7 @@ use agent::telemetry::{Collector, TelemetryConfig};
 use anyhow::{bail, Context, Result};
 use knobs::Engine;
 use workloads::builtin::Builtin;
-use workloads::driver::{self, DriverOptions};
+use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
 use workloads::{Sandbox, TargetUrl};
 
@@ -107,7 +107,7 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
                     },
                     tx,
                 ));
-                let m = driver::run(&options, |_| replay.session(&url)).await?;
+                let m = replay.run(&options, &url).await?;
                 let _ = stop.send(());
                 let summary = watcher.await?;
                 skipped += summary.skipped;
@@ -118,7 +118,7 @@ async fn overhead(rounds: usize, seconds: u64, interval_ms: u64) -> Result<()> {
                 }
                 m
             } else {
-                driver::run(&options, |_| replay.session(&url)).await?
+                replay.run(&options, &url).await?
             };
             pair[usize::from(telemetry)] = m.throughput();
         }

@@ -1,0 +1,3 @@
+//! Lean clients for the benchmark hot path (see each engine's module for why).
+
+pub mod pg;
