@@ -285,10 +285,8 @@ impl PgWire {
                         values.push(row);
                     }
                 }
-                Message::ErrorResponse(body) => {
-                    if error.is_none() {
-                        error = Some(ServerError::parse(&body));
-                    }
+                Message::ErrorResponse(body) if error.is_none() => {
+                    error = Some(ServerError::parse(&body));
                 }
                 _ => {}
             }
@@ -318,10 +316,8 @@ impl PgWire {
                         params.push(oid);
                     }
                 }
-                Message::ErrorResponse(body) => {
-                    if error.is_none() {
-                        error = Some(ServerError::parse(&body));
-                    }
+                Message::ErrorResponse(body) if error.is_none() => {
+                    error = Some(ServerError::parse(&body));
                 }
                 _ => {}
             }
@@ -357,8 +353,8 @@ impl PgWire {
         })
     }
 
-    /// Run a prepared statement with binary parameters; returns the rows it returned or
-    /// changed is not needed, so the number of data rows.
+    /// Run a prepared statement with binary parameters; returns the number of rows it
+    /// returned.
     pub async fn execute(
         &mut self,
         statement: &PgStatement,
