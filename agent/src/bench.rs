@@ -31,7 +31,7 @@ pub struct BenchOptions {
     pub workload: String,
     pub scale: u32,
     pub clients: Option<usize>,
-    /// Client threads (default: one per two cores).
+    /// Client threads (default: one per core).
     pub threads: Option<usize>,
     pub warmup: Duration,
     pub duration: Duration,

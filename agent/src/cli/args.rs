@@ -90,7 +90,7 @@ pub struct BenchArgs {
     #[arg(long, requires = "rate")]
     pub regular: bool,
     /// Client threads, each a single-threaded event loop for its share of the clients
-    /// (default: one per two cores).
+    /// (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
     /// Create and fill a built-in's tables on the target (drops them first).

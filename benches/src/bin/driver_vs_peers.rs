@@ -4,7 +4,7 @@
 //! - MariaDB: a point select vs `sysbench oltp_point_select` on sysbench's own table;
 //! - memory: the driver process's peak RSS with 64 clients.
 //!
-//! `cargo run --release -p benches --bin driver_vs_peers -- [rounds] [seconds] [all|postgres|mariadb]`
+//! `cargo run --release -p benches --bin driver_vs_peers -- [rounds] [seconds] [all|postgres|mariadb] [client threads]`
 
 use std::process::Command;
 use std::time::Duration;
@@ -25,7 +25,10 @@ const CLIENTS: usize = 4;
 fn ratios(name: &str, ours: &[f64], theirs: &[f64]) -> Result<()> {
     let r: Vec<f64> = ours.iter().zip(theirs).map(|(a, b)| a / b).collect();
     let s = Summary::of(&r).context("no rounds")?;
-    println!("{name}: dbtuner / peer throughput mean {:.3}, sd {:.3}, min {:.3}, max {:.3} over {} rounds", s.mean, s.stdev, s.min, s.max, s.n);
+    let mut sorted = r.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    println!("{name}: dbtuner / peer throughput median {median:.3}, mean {:.3}, sd {:.3}, min {:.3}, max {:.3} over {} rounds", s.mean, s.stdev, s.min, s.max, s.n);
     Ok(())
 }
 
@@ -41,7 +44,7 @@ fn rss_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn postgres(rounds: usize, seconds: u64) -> Result<()> {
+async fn postgres(rounds: usize, seconds: u64, threads: Option<usize>) -> Result<()> {
     let pgbench = benches::postgres_tool("pgbench")
         .context("pgbench not found; install postgresql-client")?;
     let sandbox = Sandbox::start(Engine::Postgres)?;
@@ -56,12 +59,13 @@ async fn postgres(rounds: usize, seconds: u64) -> Result<()> {
     )?;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let options = DriverOptions::closed(
+        let mut options = DriverOptions::closed(
             CLIENTS,
             Duration::from_secs(2),
             Duration::from_secs(seconds),
             round as u64,
         );
+        options.threads = threads;
         let m = replay.run(&options, &url).await?;
         ours.push(m.throughput());
         let out = Command::new(&pgbench)
@@ -131,7 +135,7 @@ fn sysbench_tps(output: &str) -> Option<f64> {
     inner.split_whitespace().next()?.parse().ok()
 }
 
-async fn mariadb(rounds: usize, seconds: u64) -> Result<()> {
+async fn mariadb(rounds: usize, seconds: u64, threads: Option<usize>) -> Result<()> {
     let sandbox = Sandbox::start(Engine::Mariadb)?;
     let admin: TargetUrl = sandbox.url().parse()?;
     connect_mysql(&admin)
@@ -176,12 +180,13 @@ async fn mariadb(rounds: usize, seconds: u64) -> Result<()> {
         .output()?;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let options = DriverOptions::closed(
+        let mut options = DriverOptions::closed(
             CLIENTS,
             Duration::from_secs(2),
             Duration::from_secs(seconds),
             round as u64,
         );
+        options.threads = threads;
         let m = replay.run(&options, &url).await?;
         ours.push(m.throughput());
         let out = Command::new("sysbench")
@@ -233,11 +238,16 @@ async fn main() -> Result<()> {
         .context("seconds must be a number")?
         .unwrap_or(10);
     let which = args.next().unwrap_or_else(|| "all".into());
+    let threads: Option<usize> = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()
+        .context("client threads must be a number")?;
     if which == "all" || which == "postgres" {
-        postgres(rounds, seconds).await?;
+        postgres(rounds, seconds, threads).await?;
     }
     if which == "all" || which == "mariadb" {
-        mariadb(rounds, seconds).await?;
+        mariadb(rounds, seconds, threads).await?;
     }
     Ok(())
 }
