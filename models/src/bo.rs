@@ -25,6 +25,7 @@ use crate::feasibility::Feasibility;
 use crate::forest::{Forest, ForestSettings};
 use crate::gp::{Gp, GpHyper, GpSettings};
 use crate::space::{DimKind, SearchSpace};
+use crate::warp::OutputTransform;
 use crate::{Observation, Optimizer, Outcome};
 
 /// Which surrogate models the objective.
@@ -91,6 +92,15 @@ pub struct BoSettings {
     /// Give failed trials the worst successful value in the surrogate (besides the
     /// feasibility model).
     pub impute_failures: bool,
+    /// Transform of the observed values before a GP is fitted (see [`crate::warp`]).
+    /// Sessions saved before this setting existed resume without a transform, so they keep
+    /// making the suggestions they would have made.
+    #[serde(default = "no_transform")]
+    pub output_transform: OutputTransform,
+}
+
+fn no_transform() -> OutputTransform {
+    OutputTransform::None
 }
 
 impl Default for BoSettings {
@@ -105,6 +115,7 @@ impl Default for BoSettings {
             local_starts: 5,
             batch: BatchStrategy::KrigingBeliever,
             impute_failures: true,
+            output_transform: OutputTransform::YeoJohnson,
         }
     }
 }
@@ -383,6 +394,15 @@ impl BayesOpt {
         if successes < 2 {
             return Ok(None);
         }
+        // The GP fits (and fantasizes in) transformed units; the transform is monotone, so
+        // the best observations stay the best.
+        let transformed;
+        let ys = if self.surrogate() == SurrogateKind::Gp {
+            transformed = self.settings.output_transform.apply(ys).0;
+            &transformed[..]
+        } else {
+            ys
+        };
         let mut model = self.fit(xs, ys, rng)?;
         if !self.pending.is_empty() {
             // Fantasize pending outcomes and refit (GP: same hyperparameters).

@@ -39,6 +39,7 @@
 //! - [`index`]: index-set selection (Extend, greedy, exhaustive) over a what-if oracle.
 //! - [`metrics`]: metric pruning (PCA + k-means) and workload mapping (decile binning).
 //! - [`stats`]: summaries and bootstrap ratios for the safe-apply gate.
+//! - [`warp`]: output transforms (Yeo–Johnson) applied before the GP is fitted.
 //!
 //! Why our own GP rather than `egobox-gp`: the models here are small (≤ a few hundred
 //! observations, ≤ ~30 dimensions), where a dense Cholesky on `Vec<f64>` is fast enough
@@ -65,6 +66,7 @@ mod optimizer;
 mod random;
 pub mod space;
 pub mod stats;
+pub mod warp;
 
 pub use bo::{
     Acquisition, BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS,
@@ -74,3 +76,4 @@ pub use error::{ModelError, Result};
 pub use optimizer::{Observation, Optimizer, Outcome};
 pub use random::RandomSearch;
 pub use space::{DimKind, SearchSpace};
+pub use warp::OutputTransform;

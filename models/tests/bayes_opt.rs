@@ -3,8 +3,8 @@
 //! batches, and that it optimizes.
 
 use models::{
-    Acquisition, BatchStrategy, BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch,
-    SearchSpace, SurrogateKind,
+    Acquisition, BatchStrategy, BayesOpt, BoSettings, DimKind, Optimizer, Outcome, OutputTransform,
+    RandomSearch, SearchSpace, SurrogateKind,
 };
 
 fn mixed() -> SearchSpace {
@@ -273,4 +273,41 @@ fn degenerate_sessions_still_give_valid_points() {
         o.observe(p, Outcome::Failed("crash".into()));
     }
     assert!(o.best().is_none());
+}
+
+#[test]
+fn sessions_saved_before_the_output_transform_resume_without_it() {
+    // A state written before `output_transform` existed has no such field: it must resume
+    // with the suggestions it would have made then, i.e. without a transform.
+    let run = |transform| {
+        let s = BoSettings {
+            output_transform: transform,
+            ..settings(SurrogateKind::Gp)
+        };
+        let mut o = BayesOpt::new(mixed(), s, 5).unwrap();
+        for _ in 0..12 {
+            let p = o.suggest();
+            let v = objective(&p).exp() * 100.0;
+            o.observe(p, Outcome::Value(v));
+        }
+        o
+    };
+    let old = run(OutputTransform::None);
+    let mut json: serde_json::Value = serde_json::to_value(&old).unwrap();
+    json["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("output_transform")
+        .expect("the field is serialized");
+    let mut resumed: BayesOpt = serde_json::from_value(json).unwrap();
+    assert_eq!(resumed.settings().output_transform, OutputTransform::None);
+    assert_eq!(
+        BoSettings::default().output_transform,
+        OutputTransform::YeoJohnson
+    );
+    let (mut old, mut new) = (old, run(OutputTransform::YeoJohnson));
+    let a = old.suggest();
+    assert_eq!(resumed.suggest(), a);
+    // The transform changes what the GP suggests (else this test could not fail).
+    assert_ne!(new.suggest(), a);
 }

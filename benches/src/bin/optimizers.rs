@@ -7,7 +7,7 @@
 //! same functions with the same protocol.
 //!
 //! ```text
-//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50] [--methods gp,rf,random]
+//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50] [--methods gp,rf,random] [--only NAME] [--transform yeo-johnson|none]
 //! cargo run --release -p benches --bin optimizers -- latency
 //! ```
 
@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use models::forest::ForestSettings;
 use models::{
-    BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace, SurrogateKind,
+    BayesOpt, BoSettings, DimKind, Optimizer, Outcome, OutputTransform, RandomSearch, SearchSpace,
+    SurrogateKind,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -175,6 +176,24 @@ fn problems() -> Vec<Problem> {
     ]
 }
 
+/// Settings other than the defaults, for ablations.
+struct Tweaks {
+    forest: ForestSettings,
+    transform: OutputTransform,
+}
+
+impl Tweaks {
+    /// The method's name, marked when the GP runs with other than the default transform.
+    fn label(&self, method: Method) -> String {
+        let default = BoSettings::default().output_transform;
+        if method == Method::Gp && self.transform != default {
+            format!("{}, transform {:?}", method.name(), self.transform)
+        } else {
+            method.name().to_string()
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Method {
     Gp,
@@ -199,7 +218,7 @@ fn run(
     noise: f64,
     seed: u64,
     evals: usize,
-    forest: &ForestSettings,
+    tweaks: &Tweaks,
 ) -> Result<Vec<f64>> {
     let space = SearchSpace::new(problem.kinds.clone())?;
     let mut opt: Box<dyn Optimizer> = match method {
@@ -211,7 +230,8 @@ fn run(
                 } else {
                     SurrogateKind::Forest
                 },
-                forest: *forest,
+                forest: tweaks.forest,
+                output_transform: tweaks.transform,
                 ..BoSettings::default()
             };
             Box::new(BayesOpt::new(space.clone(), settings, seed)?)
@@ -269,7 +289,7 @@ fn regret(
     evals: usize,
     only: Option<&str>,
     methods: &[Method],
-    forest: &ForestSettings,
+    tweaks: &Tweaks,
 ) -> Result<()> {
     println!("| function | noise | method | regret@20 median [q1, q3] | regret@{evals} median [q1, q3] | s/run |");
     println!("|---|---|---|---|---|---|");
@@ -283,7 +303,7 @@ fn regret(
                 let mut at20 = Vec::new();
                 let mut at_end = Vec::new();
                 for seed in 0..seeds {
-                    let r = run(&problem, method, noise, seed, evals, forest)
+                    let r = run(&problem, method, noise, seed, evals, tweaks)
                         .with_context(|| format!("{} seed {seed}", problem.name))?;
                     at20.push(r[19.min(r.len() - 1)]);
                     at_end.push(r[r.len() - 1]);
@@ -295,7 +315,7 @@ fn regret(
                     "| {} | {}% | {} | {} [{}, {}] | {} [{}, {}] | {:.2} |",
                     problem.name,
                     noise * 100.0,
-                    method.name(),
+                    tweaks.label(method),
                     fmt(a2),
                     fmt(a1),
                     fmt(a3),
@@ -394,9 +414,15 @@ fn main() -> Result<()> {
             if let Some(v) = value("--rf-features") {
                 forest.feature_fraction = v.parse()?;
             }
-            regret(seeds, evals, value("--only").as_deref(), &methods, &forest)
+            let transform = match value("--transform").as_deref() {
+                None | Some("yeo-johnson") => OutputTransform::YeoJohnson,
+                Some("none") => OutputTransform::None,
+                Some(other) => bail!("unknown --transform {other:?}; use yeo-johnson or none"),
+            };
+            let tweaks = Tweaks { forest, transform };
+            regret(seeds, evals, value("--only").as_deref(), &methods, &tweaks)
         }
         Some("latency") => latency(),
-        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] | latency"),
+        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] [--transform yeo-johnson|none] | latency"),
     }
 }
