@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use knobs::{ApplyMode, Config, Engine, Knob};
+use knobs::{ApplyMode, Config, Engine, Knob, KnobChange};
 use mysql_async::prelude::Queryable;
 use thiserror::Error;
 use workloads::target::{connect_mysql, connect_postgres};
@@ -88,6 +88,7 @@ impl Staging {
         let diff = self.current.diff(config, &self.catalog);
         let previous = self.current.clone();
         let restart = diff.needs_restart();
+        let mut online: Vec<&KnobChange> = Vec::new();
         for change in &diff.changes {
             let unit = change.knob.unit();
             let is_default = change.to == change.knob.default;
@@ -103,30 +104,27 @@ impl Staging {
                     self.sandbox.set_setting(&change.knob.name, &rendered);
                 }
             }
-            if change.knob.apply != ApplyMode::Restart {
-                self.set_online(&change.knob.name, &rendered, is_default)
-                    .await?;
+            // On MariaDB every knob is a start option, so a restart applies them all at once:
+            // setting the online ones first could be refused against the outgoing values
+            // (innodb_log_file_size below the old innodb_log_buffer_size).
+            let restart_applies_it = restart && self.engine().is_mysql_family();
+            if change.knob.apply != ApplyMode::Restart && !restart_applies_it {
+                if let Err(e) = self
+                    .set_online(&change.knob.name, &rendered, is_default)
+                    .await
+                {
+                    // A rejected value (e.g. MariaDB's innodb_log_file_size below the log
+                    // buffer) must not leave half a configuration behind for the next trial.
+                    self.undo(&previous, &online).await?;
+                    return Err(e);
+                }
+                online.push(change);
             }
         }
         if restart {
             if let Err(e) = self.sandbox.restart() {
                 let reason = e.to_string();
-                self.rollback_options(&previous)?;
-                // The online knobs of the failed configuration were persisted too: undo them.
-                for change in diff
-                    .changes
-                    .iter()
-                    .filter(|c| c.knob.apply != ApplyMode::Restart)
-                {
-                    let rendered = change.from.render(self.engine(), change.knob.unit());
-                    self.set_online(
-                        &change.knob.name,
-                        &rendered,
-                        change.from == change.knob.default,
-                    )
-                    .await?;
-                }
-                self.reload().await?;
+                self.undo(&previous, &online).await?;
                 return Err(StagingError::Infeasible(reason));
             }
         } else if !diff.is_empty() {
@@ -138,6 +136,25 @@ impl Staging {
             restarted: restart,
             server_values,
         })
+    }
+
+    /// Put back the start options of `previous` and the online knobs already changed.
+    async fn undo(
+        &mut self,
+        previous: &Config,
+        online: &[&KnobChange],
+    ) -> Result<(), StagingError> {
+        self.rollback_options(previous)?;
+        for change in online.iter().rev() {
+            let rendered = change.from.render(self.engine(), change.knob.unit());
+            self.set_online(
+                &change.knob.name,
+                &rendered,
+                change.from == change.knob.default,
+            )
+            .await?;
+        }
+        self.reload().await
     }
 
     async fn reload(&self) -> Result<(), StagingError> {

@@ -1,5 +1,6 @@
 //! Applying configurations to staging: reload vs restart, values read back, and a
-//! configuration that stops the server from starting is rolled back (safety rule 4).
+//! configuration that stops the server from starting, or that the server refuses, is rolled
+//! back (safety rule 4).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -135,4 +136,76 @@ async fn mariadb_reload_restart_and_rollback() {
         "32MB",
     )
     .await;
+}
+
+/// A value MariaDB refuses online (innodb_log_file_size below the running log buffer) fails the
+/// trial and undoes the knobs already changed; the same value with a smaller buffer, applied by
+/// a restart, is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_refused_value_is_undone_and_restart_applies_knobs_together() {
+    use mysql_async::prelude::Queryable;
+    let cat = catalog::for_engine(Engine::Mariadb).unwrap();
+    let sandbox = tokio::task::spawn_blocking(|| Sandbox::start(Engine::Mariadb))
+        .await
+        .unwrap()
+        .unwrap();
+    let url: workloads::TargetUrl = sandbox.url().parse().unwrap();
+    let mut staging = Staging::new(sandbox, cat.clone());
+    let read = |url: workloads::TargetUrl| async move {
+        let mut conn = workloads::target::connect_mysql(&url).await.unwrap();
+        let row: (u64, u64, u64) = conn
+            .query_first(
+                "SELECT @@innodb_buffer_pool_size, @@innodb_log_file_size, @@innodb_log_buffer_size",
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        row
+    };
+
+    let big_buffer = Config::parse_pairs(&cat, [("innodb_log_buffer_size", "64MB")]).unwrap();
+    assert!(staging.apply(&big_buffer).await.unwrap().restarted);
+    let url = url.with_database("mysql");
+    let before = read(url.clone()).await;
+
+    // The buffer pool (earlier in the catalog, applied online first) then a refused log size.
+    let mut refused = big_buffer.clone();
+    refused.set(
+        "innodb_buffer_pool_size",
+        cat_value(&cat, "innodb_buffer_pool_size", "256MB"),
+    );
+    refused.set(
+        "innodb_log_file_size",
+        cat_value(&cat, "innodb_log_file_size", "16MB"),
+    );
+    let err = staging.apply(&refused).await.unwrap_err();
+    assert!(matches!(err, StagingError::Rejected(_)), "{err}");
+    assert!(err.is_infeasible());
+    assert_eq!(staging.current(), &big_buffer);
+    assert_eq!(
+        read(url.clone()).await,
+        before,
+        "half of the refused config stayed"
+    );
+
+    // Smaller buffer and small log together: the restart sets both, and nothing of the
+    // refused configuration (its buffer pool start option) comes back with it.
+    let together = Config::parse_pairs(
+        &cat,
+        [
+            ("innodb_log_buffer_size", "8MB"),
+            ("innodb_log_file_size", "16MB"),
+        ],
+    )
+    .unwrap();
+    let applied = staging.apply(&together).await.unwrap();
+    assert!(applied.restarted);
+    assert_eq!(read(url).await, (before.0, 16 << 20, 8 << 20));
+}
+
+fn cat_value(cat: &[Knob], name: &str, value: &str) -> Value {
+    catalog::find(cat, name)
+        .unwrap()
+        .parse_value(value)
+        .unwrap()
 }
