@@ -137,7 +137,7 @@ const MAX_RETRIES: u32 = 10;
 struct ClientResult {
     histogram: Histogram<u64>,
     lag: Histogram<u64>,
-    templates: Vec<(Histogram<u64>, u64)>,
+    templates: Vec<Histogram<u64>>,
     buckets: Vec<u64>,
     errors: BTreeMap<String, u64>,
     retries: u64,
@@ -348,7 +348,7 @@ async fn client<S: Session>(
     let mut result = ClientResult {
         histogram: new_histogram(),
         lag: new_histogram(),
-        templates: (0..n_labels).map(|_| (new_histogram(), 0)).collect(),
+        templates: (0..n_labels).map(|_| new_histogram()).collect(),
         buckets: vec![0; clock.seconds],
         errors: BTreeMap::new(),
         retries: 0,
@@ -388,7 +388,7 @@ async fn client<S: Session>(
                 let micros = done.duration_since(intended).as_micros().max(1) as u64;
                 let micros = micros.min(result.histogram.high());
                 let _ = result.histogram.record(micros);
-                if let Some((h, _)) = result.templates.get_mut(template) {
+                if let Some(h) = result.templates.get_mut(template) {
                     let _ = h.record(micros);
                 }
                 if schedule.is_some() {
@@ -426,7 +426,7 @@ fn aggregate(
     for r in clients {
         let _ = histogram.add(&r.histogram);
         let _ = lag.add(&r.lag);
-        for (total, (h, _)) in templates.iter_mut().zip(&r.templates) {
+        for (total, h) in templates.iter_mut().zip(&r.templates) {
             let _ = total.add(h);
         }
         for (total, b) in buckets.iter_mut().zip(&r.buckets) {

@@ -263,8 +263,9 @@ impl PgWire {
         }
     }
 
-    /// Read to the end of the current request; the first server error wins.
-    async fn finish(&mut self) -> Result<(u64, Vec<Vec<Option<String>>>)> {
+    /// Read to the end of the current request; the first server error wins. Rows are decoded
+    /// to text only when `keep` asks for them (never on the benchmark hot path).
+    async fn finish(&mut self, keep: bool) -> Result<(u64, Vec<Vec<Option<String>>>)> {
         let mut error: Option<ServerError> = None;
         let mut rows = 0u64;
         let mut values = Vec::new();
@@ -273,7 +274,7 @@ impl PgWire {
                 Message::ReadyForQuery(_) => break,
                 Message::DataRow(body) => {
                     rows += 1;
-                    if values.len() < 10_000 {
+                    if keep && values.len() < 10_000 {
                         let buffer = body.buffer();
                         let mut row = Vec::new();
                         let mut ranges = body.ranges();
@@ -386,7 +387,7 @@ impl PgWire {
         frontend::execute("", 0, &mut self.write)?;
         frontend::sync(&mut self.write);
         self.flush().await?;
-        Ok(self.finish().await?.0)
+        Ok(self.finish(false).await?.0)
     }
 
     /// Run SQL with the simple protocol (BEGIN, COMMIT, one-off queries); returns the rows as
@@ -394,17 +395,18 @@ impl PgWire {
     pub async fn simple(&mut self, sql: &str) -> Result<(u64, Vec<Vec<Option<String>>>)> {
         frontend::query(sql, &mut self.write)?;
         self.flush().await?;
-        self.finish().await
+        self.finish(true).await
     }
 }
 
 impl Drop for PgWire {
     fn drop(&mut self) {
         // Best effort: tell the server we are leaving so it does not log an EOF.
-        if let Stream::Tcp(s) = &self.stream {
-            let mut buf = BytesMut::new();
-            frontend::terminate(&mut buf);
-            let _ = s.try_write(&buf);
-        }
+        let mut buf = BytesMut::new();
+        frontend::terminate(&mut buf);
+        let _ = match &self.stream {
+            Stream::Tcp(s) => s.try_write(&buf),
+            Stream::Unix(s) => s.try_write(&buf),
+        };
     }
 }
