@@ -13,7 +13,9 @@ use knobs::{
     catalog, Config, Durability, Engine, Hardware, Knob, MemoryEstimate, Space, SpaceOptions,
 };
 use models::stats::{bootstrap_ratio, Summary};
-use models::{BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace};
+use models::{
+    BayesOpt, BoSettings, DimKind, Optimizer, Outcome, RandomSearch, SearchSpace, COARSE_SEPARATION,
+};
 use mysql_async::prelude::Queryable;
 use reports::{
     Figure, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict,
@@ -333,7 +335,13 @@ pub async fn run(
         OptimizerChoice::Bayes => {
             // The heuristic's measurement, at its values of the searched knobs, is the model's
             // first observation (its other knobs are not in the space, so this is a hint).
-            let mut bo = BayesOpt::new(search_space(&space)?, BoSettings::default(), options.seed)?;
+            // Trials are slow and noisy: never spend one on a configuration within a few
+            // tenths of a percent of a measured one.
+            let settings = BoSettings {
+                min_separation: COARSE_SEPARATION,
+                ..BoSettings::default()
+            };
+            let mut bo = BayesOpt::new(search_space(&space)?, settings, options.seed)?;
             bo.observe(space.encode(&trials[0].1), heuristic_outcome.clone());
             Box::new(bo)
         }

@@ -44,9 +44,9 @@ pub enum SurrogateKind {
     Auto,
 }
 
-/// Continuous coordinates closer than this (in every continuous dimension, with equal
-/// discrete ones) count as the same point.
-const MIN_SEPARATION: f64 = 2e-3;
+/// [`BoSettings::min_separation`] of sessions saved before the setting existed (their
+/// suggestions stay the same when resumed), and a sensible value for slow, noisy trials.
+pub const COARSE_SEPARATION: f64 = 2e-3;
 
 /// Largest space [`SurrogateKind::Auto`] gives to the GP.
 pub const AUTO_GP_MAX_DIMS: usize = 12;
@@ -97,10 +97,23 @@ pub struct BoSettings {
     /// making the suggestions they would have made.
     #[serde(default = "no_transform")]
     pub output_transform: OutputTransform,
+    /// Continuous coordinates closer than this (in every continuous dimension, with equal
+    /// discrete ones) count as the same point: it is not suggested again, and the local
+    /// search of the acquisition stops refining below it. The default (1e-6 of a
+    /// dimension's range) lets the optimizer polish a continuous optimum; a tuner whose
+    /// trials take minutes and measure with a few percent of noise sets it coarser
+    /// ([`COARSE_SEPARATION`], what `dbtuner` uses for knobs), so it never spends a trial on
+    /// a configuration that decodes to nearly the same knob values.
+    #[serde(default = "coarse_separation")]
+    pub min_separation: f64,
 }
 
 fn no_transform() -> OutputTransform {
     OutputTransform::None
+}
+
+fn coarse_separation() -> f64 {
+    COARSE_SEPARATION
 }
 
 impl Default for BoSettings {
@@ -116,6 +129,7 @@ impl Default for BoSettings {
             batch: BatchStrategy::KrigingBeliever,
             impute_failures: true,
             output_transform: OutputTransform::YeoJohnson,
+            min_separation: 1e-6,
         }
     }
 }
@@ -185,6 +199,12 @@ impl BayesOpt {
                     "UCB beta must be a finite number ≥ 0, got {beta}"
                 )));
             }
+        }
+        if !(settings.min_separation > 0.0 && settings.min_separation <= 0.1) {
+            return Err(ModelError::Invalid(format!(
+                "min_separation must be in (0, 0.1], got {}",
+                settings.min_separation
+            )));
         }
         if settings.forest.trees == 0 {
             return Err(ModelError::Invalid(
@@ -437,20 +457,33 @@ impl BayesOpt {
             a + feasibility.probability(p).ln()
         };
         let taken: Vec<&Vec<f64>> = xs.iter().chain(self.pending.iter()).collect();
-        // A point within MIN_SEPARATION of a measured or pending one would decode to nearly
-        // the same configuration: a wasted trial (OtterTune's users saw repeats).
+        // A point within `min_separation` of a measured or pending one would decode to
+        // nearly the same configuration: a wasted trial (OtterTune's users saw repeats).
         let is_new = |p: &[f64]| !taken.iter().any(|q| self.too_close(p, q));
 
         // Candidates: perturbations of the best observed points, then uniform ones. The
         // order matters for a forest, whose acquisition is piecewise constant: among equal
         // scores the (stable) sort keeps the earlier candidate, so ties go to points near
         // the best observations rather than anywhere in a large leaf.
+        // A GP's acquisition is smooth, so small steps around the best points are where it
+        // polishes an optimum. A forest's is piecewise constant: small steps mostly land in
+        // the same leaf, crowding out candidates that could tell something new. With a
+        // coarse separation small steps would mostly be refused as repeats. The same reasons
+        // bound how finely the local search below refines.
+        let fine = self.settings.min_separation < COARSE_SEPARATION;
+        let (scales, finest_step) = match model {
+            Model::Gp(_) if fine => ([0.002, 0.01, 0.05, 0.2], self.settings.min_separation),
+            _ => (
+                [0.02, 0.05, 0.1, 0.2],
+                self.settings.min_separation.max(1e-3),
+            ),
+        };
         let mut candidates: Vec<Vec<f64>> = Vec::new();
         let mut order: Vec<usize> = (0..ys.len()).collect();
         order.sort_by(|&a, &b| ys[b].total_cmp(&ys[a]));
         for &i in order.iter().take(5) {
             for s in 0..20 {
-                let scale = [0.02, 0.05, 0.1, 0.2][s % 4];
+                let scale = scales[s % 4];
                 candidates.push(self.perturb(&xs[i], scale, rng));
             }
         }
@@ -471,7 +504,7 @@ impl BayesOpt {
                 continue;
             }
             starts += 1;
-            let (s, p) = self.local_search(p.clone(), *s, &score, &is_new);
+            let (s, p) = self.local_search(p.clone(), *s, finest_step, &score, &is_new);
             if best.as_ref().is_none_or(|(b, _)| s > *b) {
                 best = Some((s, p));
             }
@@ -480,11 +513,13 @@ impl BayesOpt {
     }
 
     /// Coordinate-wise hill climbing on the acquisition: continuous dims move by a step that
-    /// halves when nothing improves, integer dims by levels, categorical dims try every choice.
+    /// halves when nothing improves (down to `finest_step`), integer dims by levels,
+    /// categorical dims try every choice.
     fn local_search(
         &self,
         mut p: Vec<f64>,
         mut value: f64,
+        finest_step: f64,
         score: &dyn Fn(&[f64]) -> f64,
         is_new: &dyn Fn(&[f64]) -> bool,
     ) -> (f64, Vec<f64>) {
@@ -522,7 +557,7 @@ impl BayesOpt {
                     value = s;
                     p = q;
                 }
-                None if step > 1e-3 => step /= 2.0,
+                None if step > finest_step => step /= 2.0,
                 None => break,
             }
         }
@@ -535,7 +570,7 @@ impl BayesOpt {
             .iter()
             .zip(a.iter().zip(b))
             .all(|(k, (&x, &y))| match k {
-                DimKind::Continuous => (x - y).abs() < MIN_SEPARATION,
+                DimKind::Continuous => (x - y).abs() < self.settings.min_separation,
                 DimKind::Integer { .. } => k.level(x) == k.level(y),
                 DimKind::Categorical { .. } => k.category(x) == k.category(y),
             })

@@ -70,7 +70,7 @@ pub mod warp;
 
 pub use bo::{
     Acquisition, BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS,
-    AUTO_GP_MAX_OBSERVATIONS,
+    AUTO_GP_MAX_OBSERVATIONS, COARSE_SEPARATION,
 };
 pub use error::{ModelError, Result};
 pub use optimizer::{Observation, Optimizer, Outcome};

@@ -4,7 +4,7 @@
 
 use models::{
     Acquisition, BatchStrategy, BayesOpt, BoSettings, DimKind, Optimizer, Outcome, OutputTransform,
-    RandomSearch, SearchSpace, SurrogateKind,
+    RandomSearch, SearchSpace, SurrogateKind, COARSE_SEPARATION,
 };
 
 fn mixed() -> SearchSpace {
@@ -284,6 +284,10 @@ fn sessions_saved_before_the_output_transform_resume_without_it() {
             output_transform: transform,
             ..settings(SurrogateKind::Gp)
         };
+        let s = BoSettings {
+            min_separation: COARSE_SEPARATION,
+            ..s
+        };
         let mut o = BayesOpt::new(mixed(), s, 5).unwrap();
         for _ in 0..12 {
             let p = o.suggest();
@@ -299,8 +303,14 @@ fn sessions_saved_before_the_output_transform_resume_without_it() {
         .unwrap()
         .remove("output_transform")
         .expect("the field is serialized");
+    json["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("min_separation")
+        .expect("the field is serialized");
     let mut resumed: BayesOpt = serde_json::from_value(json).unwrap();
     assert_eq!(resumed.settings().output_transform, OutputTransform::None);
+    assert_eq!(resumed.settings().min_separation, COARSE_SEPARATION);
     assert_eq!(
         BoSettings::default().output_transform,
         OutputTransform::YeoJohnson
@@ -310,4 +320,47 @@ fn sessions_saved_before_the_output_transform_resume_without_it() {
     assert_eq!(resumed.suggest(), a);
     // The transform changes what the GP suggests (else this test could not fail).
     assert_ne!(new.suggest(), a);
+}
+
+#[test]
+fn polishes_a_continuous_optimum_finely_and_a_coarse_separation_keeps_trials_apart() {
+    // A narrow valley (as Branin's): the optimum is found to within far less than the
+    // coarse separation only if the fine default lets the search refine that far.
+    let f = |p: &[f64]| -(p[0] - 0.6137).powi(2) - 30.0 * (p[1] - 0.2471 - 0.3 * p[0]).powi(2);
+    let run = |min_separation: f64, seed: u64| {
+        let s = BoSettings {
+            min_separation,
+            ..settings(SurrogateKind::Gp)
+        };
+        let mut o = BayesOpt::new(SearchSpace::continuous(2), s, seed).unwrap();
+        for _ in 0..35 {
+            let p = o.suggest();
+            let v = f(&p);
+            o.observe(p, Outcome::Value(v));
+        }
+        o
+    };
+    for seed in 0..3 {
+        let fine = run(BoSettings::default().min_separation, seed);
+        let best = fine.best().unwrap().1;
+        assert!(best > -1e-7, "seed {seed}: best {best:e}");
+
+        let coarse = run(COARSE_SEPARATION, seed);
+        let points: Vec<&Vec<f64>> = coarse.observations().iter().map(|o| &o.point).collect();
+        for (i, a) in points.iter().enumerate() {
+            for b in &points[..i] {
+                let apart = a
+                    .iter()
+                    .zip(b.iter())
+                    .any(|(x, y)| (x - y).abs() >= COARSE_SEPARATION);
+                assert!(apart, "seed {seed}: {a:?} repeats {b:?}");
+            }
+        }
+    }
+    let bad = BoSettings {
+        min_separation: 0.0,
+        ..BoSettings::default()
+    };
+    let e = BayesOpt::new(SearchSpace::continuous(2), bad, 0).unwrap_err();
+    assert!(e.to_string().contains("min_separation"), "{e}");
 }
