@@ -71,10 +71,10 @@ pub struct GpSettings {
     /// Normal prior (mean, sd) on the log noise variance (of standardized outputs); `None`
     /// for a flat prior. Without it a GP fitted to a few points of a peaked function
     /// explains the peak as noise and then keeps re-sampling the same region. The default,
-    /// (−4, 3), is centred where BoTorch's noise prior is but three times wider, so that
-    /// dozens of noiseless measurements can pull the noise down to `min_noise` and the GP
-    /// interpolates them (with a width of 1 the fitted noise stayed near e⁻⁷ and blurred
-    /// the optimum; `models/RESULTS.md`).
+    /// (−6, 3), centres on a noise standard deviation of 5% of the outputs' (a benchmark's
+    /// run-to-run noise) and is wide, so that dozens of noiseless measurements can pull the
+    /// noise towards `min_noise` and the GP interpolates them. The previous (−4, 1), BoTorch's
+    /// prior, kept the fitted noise near e⁻⁷ and blurred the optimum (`models/RESULTS.md`).
     pub log_noise_prior: Option<(f64, f64)>,
     /// Normal prior (mean, sd) on each log length scale (of unit-cube inputs); `None` for
     /// the dimension-scaled prior of Hvarfner et al. 2024 (mean √2 + ln(d)/2, sd √3). The
@@ -89,7 +89,7 @@ impl Default for GpSettings {
             restarts: 3,
             iterations: 60,
             min_noise: 1e-10,
-            log_noise_prior: Some((-4.0, 3.0)),
+            log_noise_prior: Some((-6.0, 3.0)),
             log_length_scale_prior: Some((-0.693, 0.75)),
         }
     }
