@@ -7,10 +7,11 @@
 //! same functions with the same protocol.
 //!
 //! ```text
-//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50] [--methods gp,rf,random] [--only NAME] [--transform yeo-johnson|none]
+//! cargo run --release -p benches --bin optimizers -- regret [--seeds 20] [--evals 50] [--methods gp,rf,random] [--only NAME] [--transform yeo-johnson|none] [--raw FILE]
 //! cargo run --release -p benches --bin optimizers -- latency
 //! ```
 
+use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -290,7 +291,20 @@ fn regret(
     only: Option<&str>,
     methods: &[Method],
     tweaks: &Tweaks,
+    raw: Option<&str>,
 ) -> Result<()> {
+    // Per-seed results in the format of `peers.py --raw`, so one `--summarize` prints ours
+    // and the peers' side by side from the same files.
+    let mut raw = match raw {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {path}"))?,
+        ),
+        None => None,
+    };
     println!("| function | noise | method | regret@20 median [q1, q3] | regret@{evals} median [q1, q3] | s/run |");
     println!("|---|---|---|---|---|---|");
     for problem in problems() {
@@ -303,10 +317,23 @@ fn regret(
                 let mut at20 = Vec::new();
                 let mut at_end = Vec::new();
                 for seed in 0..seeds {
+                    let run_started = Instant::now();
                     let r = run(&problem, method, noise, seed, evals, tweaks)
                         .with_context(|| format!("{} seed {seed}", problem.name))?;
                     at20.push(r[19.min(r.len() - 1)]);
                     at_end.push(r[r.len() - 1]);
+                    if let Some(file) = raw.as_mut() {
+                        let line = serde_json::json!({
+                            "function": problem.name,
+                            "noise": noise,
+                            "method": tweaks.label(method),
+                            "seed": seed,
+                            "at20": r[19.min(r.len() - 1)],
+                            "at_n": r[r.len() - 1],
+                            "secs": run_started.elapsed().as_secs_f64(),
+                        });
+                        writeln!(file, "{line}").context("writing the raw results")?;
+                    }
                 }
                 let per_run = started.elapsed().as_secs_f64() / seeds as f64;
                 let (a1, a2, a3) = quartiles(at20);
@@ -420,9 +447,16 @@ fn main() -> Result<()> {
                 Some(other) => bail!("unknown --transform {other:?}; use yeo-johnson or none"),
             };
             let tweaks = Tweaks { forest, transform };
-            regret(seeds, evals, value("--only").as_deref(), &methods, &tweaks)
+            regret(
+                seeds,
+                evals,
+                value("--only").as_deref(),
+                &methods,
+                &tweaks,
+                value("--raw").as_deref(),
+            )
         }
         Some("latency") => latency(),
-        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] [--transform yeo-johnson|none] | latency"),
+        _ => bail!("usage: optimizers regret [--seeds N] [--evals N] [--only NAME] [--methods gp,rf,random] [--transform yeo-johnson|none] [--raw FILE] | latency"),
     }
 }
