@@ -31,16 +31,18 @@ use crate::{Observation, Optimizer, Outcome};
 /// Which surrogate models the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SurrogateKind {
-    /// Gaussian process: best with few (≲ 12) dimensions.
+    /// Gaussian process: the better surrogate in all our benchmarks, up to 30 mixed
+    /// dimensions.
     Gp,
     /// Random forest (SMAC-like): robust with many, categorical or mixed dimensions.
     Forest,
     /// [`SurrogateKind::Gp`] when the space has at most [`AUTO_GP_MAX_DIMS`] dimensions
     /// (of any kind) and at most [`AUTO_GP_MAX_OBSERVATIONS`] observations,
-    /// [`SurrogateKind::Forest`] otherwise. In our benchmarks (`models/RESULTS.md`, up to 10
-    /// dimensions, mixed ones included) the GP beat the forest everywhere; the forest takes
-    /// over where the 2022 evaluation of knob tuners found GPs losing (many knobs) and where
-    /// a GP's cubic cost would make suggestions slow.
+    /// [`SurrogateKind::Forest`] otherwise. In our benchmarks (`models/RESULTS.md`, up to 30
+    /// dimensions, mixed ones included) the GP beat the forest everywhere once categorical
+    /// dimensions got their own length-scale prior; the forest takes over beyond what we
+    /// measured, where the 2022 evaluation of knob tuners found GPs losing (many knobs), and
+    /// where a GP's cubic cost would make suggestions slow.
     Auto,
 }
 
@@ -49,10 +51,11 @@ pub enum SurrogateKind {
 pub const COARSE_SEPARATION: f64 = 2e-3;
 
 /// Largest space [`SurrogateKind::Auto`] gives to the GP.
-pub const AUTO_GP_MAX_DIMS: usize = 12;
+pub const AUTO_GP_MAX_DIMS: usize = 30;
 
-/// Most observations [`SurrogateKind::Auto`] gives to the GP (suggestions stay well under a
-/// second; see the latency table in `models/RESULTS.md`).
+/// Most observations [`SurrogateKind::Auto`] gives to the GP. A suggestion then takes at
+/// most a few seconds even at 30 dimensions (the latency table in `models/RESULTS.md`),
+/// against trials that take minutes.
 pub const AUTO_GP_MAX_OBSERVATIONS: usize = 300;
 
 /// What to pretend pending (suggested, not yet observed) points gave.

@@ -81,6 +81,15 @@ pub struct GpSettings {
     /// default, (ln 0.5, 0.75), is close to the Gamma(3, 6) prior BoTorch used for years;
     /// see `models/RESULTS.md` for how the two compare.
     pub log_length_scale_prior: Option<(f64, f64)>,
+    /// Added to the prior mean of a categorical dimension's log length scale. A categorical
+    /// distance is 0 or 1, where two random continuous coordinates differ by ~0.3, so under
+    /// the shared prior a category switch looks like a jump across the space: the GP carried
+    /// nothing it learned over a switch and, with many dimensions, never left the category it
+    /// started in. The default, 2, starts two choices strongly correlated (≈0.87); the data
+    /// shorten the length scale where a category matters (`models/RESULTS.md`). Sessions saved
+    /// before the setting existed resume with 0.
+    #[serde(default)]
+    pub categorical_length_scale_offset: f64,
 }
 
 impl Default for GpSettings {
@@ -91,6 +100,7 @@ impl Default for GpSettings {
             min_noise: 1e-10,
             log_noise_prior: Some((-6.0, 3.0)),
             log_length_scale_prior: Some((-0.693, 0.75)),
+            categorical_length_scale_offset: 2.0,
         }
     }
 }
@@ -160,6 +170,16 @@ impl Gp {
             s.push(rng.gen_range(min_noise.max(-9.0)..-1.0f64.max(min_noise)));
             starts.push(s);
         }
+        let prior_locs: Vec<f64> = kinds
+            .iter()
+            .map(|k| match k {
+                DimKind::Categorical { .. } => {
+                    ls_prior.0 + settings.categorical_length_scale_offset
+                }
+                _ => ls_prior.0,
+            })
+            .collect();
+        let ls_prior = (&prior_locs[..], ls_prior.1);
         let pairs = Pairs::new(kinds, x);
         let mut best: Option<(f64, Vec<f64>)> = None;
         for s in starts {
@@ -360,7 +380,7 @@ fn objective(
     y: &[f64],
     theta: &[f64],
     noise_prior: Option<(f64, f64)>,
-    ls_prior: (f64, f64),
+    ls_prior: (&[f64], f64),
     with_grad: bool,
 ) -> Result<(f64, Vec<f64>)> {
     let d = pairs.d;
@@ -370,10 +390,11 @@ fn objective(
     let mut alpha = y.to_vec();
     chol.solve(&mut alpha);
     let fit: f64 = y.iter().zip(&alpha).map(|(a, b)| a * b).sum();
-    let (loc, scale) = ls_prior;
+    let (locs, scale) = ls_prior;
     let prior: f64 = theta[..d]
         .iter()
-        .map(|l| -0.5 * ((l - loc) / scale).powi(2))
+        .zip(locs)
+        .map(|(l, loc)| -0.5 * ((l - loc) / scale).powi(2))
         .sum();
     let noise_term = noise_prior.map_or(0.0, |(m, s)| -0.5 * ((theta[d + 1] - m) / s).powi(2));
     let value = -0.5 * fit - 0.5 * chol.log_det() + prior + noise_term;
@@ -409,7 +430,7 @@ fn objective(
         }
     }
     for t in 0..d {
-        grad[t] -= (theta[t] - loc) / (scale * scale);
+        grad[t] -= (theta[t] - locs[t]) / (scale * scale);
     }
     if let Some((m, s)) = noise_prior {
         grad[d + 1] -= (theta[d + 1] - m) / (s * s);
@@ -424,7 +445,7 @@ fn adam(
     mut theta: Vec<f64>,
     iterations: usize,
     min_log_noise: f64,
-    (noise_prior, ls_prior): (Option<(f64, f64)>, (f64, f64)),
+    (noise_prior, ls_prior): (Option<(f64, f64)>, (&[f64], f64)),
 ) -> Vec<f64> {
     let p = theta.len();
     let (b1, b2, lr) = (0.9, 0.999, 0.08);
@@ -537,16 +558,24 @@ mod tests {
         let y = vec![0.3, -1.0, 0.5, 0.2];
         let theta = vec![-0.5, 0.2, 0.1, -3.0];
         let pairs = Pairs::new(&kinds, &x);
-        let (_, g) = objective(&pairs, &y, &theta, Some((-4.0, 1.0)), (0.5, 1.7), true).unwrap();
+        let (_, g) = objective(
+            &pairs,
+            &y,
+            &theta,
+            Some((-4.0, 1.0)),
+            (&[0.5, 2.5], 1.7),
+            true,
+        )
+        .unwrap();
         for i in 0..theta.len() {
             let mut a = theta.clone();
             let mut b = theta.clone();
             a[i] += 1e-6;
             b[i] -= 1e-6;
-            let fd = (objective(&pairs, &y, &a, Some((-4.0, 1.0)), (0.5, 1.7), false)
+            let fd = (objective(&pairs, &y, &a, Some((-4.0, 1.0)), (&[0.5, 2.5], 1.7), false)
                 .unwrap()
                 .0
-                - objective(&pairs, &y, &b, Some((-4.0, 1.0)), (0.5, 1.7), false)
+                - objective(&pairs, &y, &b, Some((-4.0, 1.0)), (&[0.5, 2.5], 1.7), false)
                     .unwrap()
                     .0)
                 / 2e-6;

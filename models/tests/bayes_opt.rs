@@ -230,7 +230,8 @@ fn auto_picks_gp_for_few_dims_and_forest_for_many() {
             .surrogate()
     };
     assert_eq!(auto(vec![DimKind::Continuous; 6]), SurrogateKind::Gp);
-    assert_eq!(auto(vec![DimKind::Continuous; 20]), SurrogateKind::Forest);
+    assert_eq!(auto(vec![DimKind::Continuous; 30]), SurrogateKind::Gp);
+    assert_eq!(auto(vec![DimKind::Continuous; 31]), SurrogateKind::Forest);
     let mut kinds = vec![DimKind::Continuous; 2];
     kinds.extend([DimKind::Categorical { choices: 3 }; 2]);
     assert_eq!(auto(kinds), SurrogateKind::Gp);

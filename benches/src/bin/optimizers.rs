@@ -363,7 +363,16 @@ fn regret(
 fn latency() -> Result<()> {
     println!("| observations × dims | surrogate | first suggestion (cold) median [min, max] | next suggestion (warm) median [min, max] |");
     println!("|---|---|---|---|");
-    for (n, d) in [(25, 10), (50, 10), (100, 10), (100, 20), (200, 20)] {
+    for (n, d) in [
+        (25, 10),
+        (50, 10),
+        (100, 10),
+        (100, 20),
+        (200, 20),
+        (50, 30),
+        (200, 30),
+        (300, 30),
+    ] {
         for surrogate in [SurrogateKind::Gp, SurrogateKind::Forest] {
             let mut cold = Vec::new();
             let mut warm = Vec::new();
