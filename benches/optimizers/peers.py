@@ -245,13 +245,38 @@ def summarize(paths, evals):
                 key = (r["function"], r["noise"], r["method"])
                 g = groups.setdefault(key, {})
                 g[r["seed"]] = r  # a seed run twice counts once
+    # Rows grouped by function (in the order first seen), then noise, then method.
+    first = {}
+    for name, _, label in groups:
+        first.setdefault(("f", name), len(first))
+        first.setdefault(("m", label), len(first))
+    keys = sorted(groups, key=lambda k: (first[("f", k[0])], k[1], first[("m", k[2])]))
     print(f"| function | noise | method | regret@20 median [q1, q3] | regret@{evals} median [q1, q3] | s/run |")
     print("|---|---|---|---|---|---|")
-    for (name, noise, label), runs in groups.items():
+    for name, noise, label in keys:
+        runs = groups[(name, noise, label)]
         runs = [runs[s] for s in sorted(runs)]
         shown = f"{label} ({len(runs)} seeds)" if len(runs) != 20 else label
         print(row(name, noise, shown, [r["at20"] for r in runs], [r["at_n"] for r in runs],
                   sum(r["secs"] for r in runs) / len(runs)))
+    # Verdict: our best method against the best peer, by median (random search is neither).
+    print()
+    print(f"| function | noise | at | ours, best median | best peer median | ours ≤ peer |")
+    print("|---|---|---|---|---|---|")
+    for fname in dict.fromkeys(k[0] for k in keys):
+        for noise in sorted({k[1] for k in keys if k[0] == fname}):
+            for at in ("at20", "at_n"):
+                ours, peers = [], []
+                for (name, nz, label), runs in groups.items():
+                    if name != fname or nz != noise or label.startswith("random"):
+                        continue
+                    med = float(np.median([r[at] for r in runs.values()]))
+                    (ours if "(ours)" in label else peers).append((med, label))
+                if ours and peers:
+                    o, p = min(ours), min(peers)
+                    when = 20 if at == "at20" else evals
+                    print(f"| {fname} | {noise * 100:g}% | {when} | {fmt(o[0])} {o[1]} | {fmt(p[0])} {p[1]} "
+                          f"| {'yes' if o[0] <= p[0] else '**no**'} |")
 
 
 def main():
