@@ -203,6 +203,12 @@ impl BayesOpt {
                 )));
             }
         }
+        let offset = settings.gp.categorical_length_scale_offset;
+        if !(offset.is_finite() && offset.abs() <= 5.0) {
+            return Err(ModelError::Invalid(format!(
+                "gp.categorical_length_scale_offset must be in [-5, 5], got {offset}"
+            )));
+        }
         if !(settings.min_separation > 0.0 && settings.min_separation <= 0.1) {
             return Err(ModelError::Invalid(format!(
                 "min_separation must be in (0, 0.1], got {}",
