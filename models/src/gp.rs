@@ -374,13 +374,16 @@ fn kernel_matrix(kinds: &[DimKind], x: &[Vec<f64>], theta: &[f64]) -> Vec<f64> {
     Pairs::new(kinds, x).kernel(theta).0
 }
 
+/// Normal priors on the log length scales: one mean per dimension, one standard deviation.
+type LengthScalePrior<'a> = (&'a [f64], f64);
+
 /// Log marginal likelihood plus log prior, and (if asked) its gradient in log-parameters.
 fn objective(
     pairs: &Pairs,
     y: &[f64],
     theta: &[f64],
     noise_prior: Option<(f64, f64)>,
-    ls_prior: (&[f64], f64),
+    ls_prior: LengthScalePrior,
     with_grad: bool,
 ) -> Result<(f64, Vec<f64>)> {
     let d = pairs.d;
@@ -445,7 +448,7 @@ fn adam(
     mut theta: Vec<f64>,
     iterations: usize,
     min_log_noise: f64,
-    (noise_prior, ls_prior): (Option<(f64, f64)>, (&[f64], f64)),
+    (noise_prior, ls_prior): (Option<(f64, f64)>, LengthScalePrior),
 ) -> Vec<f64> {
     let p = theta.len();
     let (b1, b2, lr) = (0.9, 0.999, 0.08);
