@@ -478,14 +478,12 @@ impl BayesOpt {
         // polishes an optimum. A forest's is piecewise constant: small steps mostly land in
         // the same leaf, crowding out candidates that could tell something new. With a
         // coarse separation small steps would mostly be refused as repeats. The same reasons
-        // bound how finely the local search below refines.
+        // bound how finely the local search below refines (1e-3 otherwise, as it always did,
+        // so sessions saved with a coarse separation resume with the same suggestions).
         let fine = self.settings.min_separation < COARSE_SEPARATION;
         let (scales, finest_step) = match model {
             Model::Gp(_) if fine => ([0.002, 0.01, 0.05, 0.2], self.settings.min_separation),
-            _ => (
-                [0.02, 0.05, 0.1, 0.2],
-                self.settings.min_separation.max(1e-3),
-            ),
+            _ => ([0.02, 0.05, 0.1, 0.2], 1e-3),
         };
         let mut candidates: Vec<Vec<f64>> = Vec::new();
         let mut order: Vec<usize> = (0..ys.len()).collect();
