@@ -234,6 +234,11 @@ def row(name, noise, label, at20, at_n, per_run):
             f"| {fmt(qn[1])} [{fmt(qn[0])}, {fmt(qn[2])}] | {per_run:.2f} |")
 
 
+def exact(v):
+    """Three significant digits: the verdict compares medians that can be close."""
+    return f"{v:.3g}"
+
+
 def summarize(paths, evals):
     """Table rows from `--raw` files (one run per line), in the order first seen; a slow peer
     can so be run a few seeds at a time and summarized once."""
@@ -271,11 +276,12 @@ def summarize(paths, evals):
                     if name != fname or nz != noise or label.startswith("random"):
                         continue
                     med = float(np.median([r[at] for r in runs.values()]))
-                    (ours if "(ours)" in label else peers).append((med, label))
+                    shown = f"{label} ({len(runs)} seeds)" if len(runs) != 20 else label
+                    (ours if "(ours)" in label else peers).append((med, shown))
                 if ours and peers:
                     o, p = min(ours), min(peers)
                     when = 20 if at == "at20" else evals
-                    print(f"| {fname} | {noise * 100:g}% | {when} | {fmt(o[0])} {o[1]} | {fmt(p[0])} {p[1]} "
+                    print(f"| {fname} | {noise * 100:g}% | {when} | {exact(o[0])} {o[1]} | {exact(p[0])} {p[1]} "
                           f"| {'yes' if o[0] <= p[0] else '**no**'} |")
 
 
