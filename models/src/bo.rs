@@ -101,8 +101,8 @@ pub struct BoSettings {
     #[serde(default = "no_transform")]
     pub output_transform: OutputTransform,
     /// Continuous coordinates closer than this (in every continuous dimension, with equal
-    /// discrete ones) count as the same point: it is not suggested again, and the local
-    /// search of the acquisition stops refining below it. The default (1e-6 of a
+    /// discrete ones) count as the same point: it is not suggested again, and the GP's
+    /// local search of the acquisition stops refining below it. The default (1e-6 of a
     /// dimension's range) lets the optimizer polish a continuous optimum; a tuner whose
     /// trials take minutes and measure with a few percent of noise sets it coarser
     /// ([`COARSE_SEPARATION`], what `dbtuner` uses for knobs), so it never spends a trial on

@@ -520,7 +520,7 @@ mod tests {
     #[test]
     fn noiseless_data_pull_the_noise_far_below_the_prior_centre() {
         // Forty exact values of a smooth function: the fitted noise must fall well below the
-        // prior's centre (e⁻⁴ ≈ 0.018), or the GP blurs the optimum it is asked to polish.
+        // prior's centre (e⁻⁶ ≈ 0.0025), or the GP blurs the optimum it is asked to polish.
         let space = SearchSpace::continuous(2);
         let x = sample(40, 2, 7);
         let y: Vec<f64> = x
