@@ -88,6 +88,10 @@ impl Staging {
         let diff = self.current.diff(config, &self.catalog);
         let previous = self.current.clone();
         let restart = diff.needs_restart();
+        // On MariaDB every knob is a start option, so a restart applies them all at once:
+        // setting the online ones first could be refused against the outgoing values
+        // (innodb_log_file_size below the old innodb_log_buffer_size).
+        let restart_applies_all = restart && self.engine().is_mysql_family();
         let mut online: Vec<&KnobChange> = Vec::new();
         for change in &diff.changes {
             let unit = change.knob.unit();
@@ -104,11 +108,7 @@ impl Staging {
                     self.sandbox.set_setting(&change.knob.name, &rendered);
                 }
             }
-            // On MariaDB every knob is a start option, so a restart applies them all at once:
-            // setting the online ones first could be refused against the outgoing values
-            // (innodb_log_file_size below the old innodb_log_buffer_size).
-            let restart_applies_it = restart && self.engine().is_mysql_family();
-            if change.knob.apply != ApplyMode::Restart && !restart_applies_it {
+            if change.knob.apply != ApplyMode::Restart && !restart_applies_all {
                 if let Err(e) = self
                     .set_online(&change.knob.name, &rendered, is_default)
                     .await

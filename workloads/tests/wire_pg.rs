@@ -134,7 +134,7 @@ async fn server_errors_keep_the_session_usable_and_name_their_sqlstate() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no_such_table"), "{err}");
-    // Too few arguments is our error, caught before anything is sent.
+    // Too few arguments: the server refuses the Bind, and the session goes on.
     let two = wire.prepare("SELECT $1::int + $2::int").await.unwrap();
     assert!(wire.execute(&two, &[&1i32]).await.is_err());
     assert_eq!(wire.execute(&two, &[&1i32, &2i32]).await.unwrap(), 1);

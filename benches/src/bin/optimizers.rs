@@ -320,16 +320,17 @@ fn regret(
                     let run_started = Instant::now();
                     let r = run(&problem, method, noise, seed, evals, tweaks)
                         .with_context(|| format!("{} seed {seed}", problem.name))?;
-                    at20.push(r[19.min(r.len() - 1)]);
-                    at_end.push(r[r.len() - 1]);
+                    let (r20, r_end) = (r[19.min(r.len() - 1)], r[r.len() - 1]);
+                    at20.push(r20);
+                    at_end.push(r_end);
                     if let Some(file) = raw.as_mut() {
                         let line = serde_json::json!({
                             "function": problem.name,
                             "noise": noise,
                             "method": tweaks.label(method),
                             "seed": seed,
-                            "at20": r[19.min(r.len() - 1)],
-                            "at_n": r[r.len() - 1],
+                            "at20": r20,
+                            "at_n": r_end,
                             "secs": run_started.elapsed().as_secs_f64(),
                         });
                         writeln!(file, "{line}").context("writing the raw results")?;

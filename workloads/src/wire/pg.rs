@@ -129,16 +129,12 @@ impl PgWire {
                         .map_err(|e| unreachable(format!("{}: {e}", path.display())))?,
                 )
             }
-            Some(Host::Tcp(host)) => {
-                let s = TcpStream::connect((host.as_str(), port))
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?;
-                s.set_nodelay(true)
-                    .map_err(|e| unreachable(e.to_string()))?;
-                Stream::Tcp(s)
-            }
-            None => {
-                let s = TcpStream::connect(("localhost", port))
+            tcp => {
+                let host = match tcp {
+                    Some(Host::Tcp(host)) => host.as_str(),
+                    _ => "localhost",
+                };
+                let s = TcpStream::connect((host, port))
                     .await
                     .map_err(|e| unreachable(e.to_string()))?;
                 s.set_nodelay(true)
