@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 use crate::{Result, WorkloadError};
 
@@ -227,9 +228,9 @@ where
     let mut starts = Vec::with_capacity(threads);
     let mut results = Vec::with_capacity(threads);
     for t in 0..threads {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Ready>();
-        let (start_tx, start_rx) = tokio::sync::oneshot::channel::<Instant>();
-        let (result_tx, result_rx) = tokio::sync::oneshot::channel::<Vec<ClientResult>>();
+        let (ready_tx, ready_rx) = oneshot::channel::<Ready>();
+        let (start_tx, start_rx) = oneshot::channel::<Instant>();
+        let (result_tx, result_rx) = oneshot::channel::<Vec<ClientResult>>();
         readies.push(ready_rx);
         starts.push(start_tx);
         results.push(result_rx);
@@ -245,51 +246,14 @@ where
         std::thread::Builder::new()
             .name(format!("dbtuner-client-{t}"))
             .spawn(move || {
-                runtime.block_on(async move {
-                    let mut sessions = Vec::with_capacity(mine.len());
-                    for &i in &mine {
-                        match connect(i).await {
-                            Ok(s) => sessions.push((i, s)),
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(e));
-                                return;
-                            }
-                        }
-                    }
-                    let labels = sessions
-                        .first()
-                        .map(|(_, s)| s.labels())
-                        .unwrap_or_default();
-                    if ready_tx.send(Ok(labels)).is_err() {
-                        return;
-                    }
-                    let Ok(start) = start_rx.await else {
-                        return;
-                    };
-                    let clock = Clock {
-                        start,
-                        measure_from: start + options.warmup,
-                        end: start + options.warmup + options.duration,
-                        seconds,
-                    };
-                    let tasks: Vec<_> = sessions
-                        .into_iter()
-                        .map(|(i, session)| {
-                            let seed = options
-                                .seed
-                                .wrapping_add(i as u64)
-                                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                            tokio::spawn(client(session, seed, schedule.clone(), clock))
-                        })
-                        .collect();
-                    let mut done = Vec::with_capacity(tasks.len());
-                    for task in tasks {
-                        if let Ok(r) = task.await {
-                            done.push(r);
-                        }
-                    }
-                    let _ = result_tx.send(done);
-                })
+                runtime.block_on(client_thread(
+                    mine,
+                    connect,
+                    &options,
+                    schedule,
+                    seconds,
+                    (ready_tx, start_rx, result_tx),
+                ))
             })
             .map_err(|e| WorkloadError::Run(format!("starting a client thread: {e}")))?;
     }
@@ -325,6 +289,73 @@ where
         )));
     }
     aggregate(options, labels, seconds, clients)
+}
+
+/// How a client thread talks to `run`: it reports its sessions ready, waits for the start
+/// instant, and sends its clients' results back.
+type ThreadChannels = (
+    oneshot::Sender<Ready>,
+    oneshot::Receiver<Instant>,
+    oneshot::Sender<Vec<ClientResult>>,
+);
+
+/// One client thread: connect its sessions (clients `mine`), then run them from the start
+/// instant to the end of the window on this thread's event loop.
+async fn client_thread<S, F, Fut>(
+    mine: Vec<usize>,
+    connect: Arc<F>,
+    options: &DriverOptions,
+    schedule: Option<Arc<Schedule>>,
+    seconds: usize,
+    (ready_tx, start_rx, result_tx): ThreadChannels,
+) where
+    S: Session,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<S>>,
+{
+    let mut sessions = Vec::with_capacity(mine.len());
+    for &i in &mine {
+        match connect(i).await {
+            Ok(s) => sessions.push((i, s)),
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+        }
+    }
+    let labels = sessions
+        .first()
+        .map(|(_, s)| s.labels())
+        .unwrap_or_default();
+    if ready_tx.send(Ok(labels)).is_err() {
+        return;
+    }
+    let Ok(start) = start_rx.await else {
+        return;
+    };
+    let clock = Clock {
+        start,
+        measure_from: start + options.warmup,
+        end: start + options.warmup + options.duration,
+        seconds,
+    };
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .map(|(i, session)| {
+            let seed = options
+                .seed
+                .wrapping_add(i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            tokio::spawn(client(session, seed, schedule.clone(), clock))
+        })
+        .collect();
+    let mut done = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok(r) = task.await {
+            done.push(r);
+        }
+    }
+    let _ = result_tx.send(done);
 }
 
 /// The run's timeline, shared by every client.
