@@ -4,12 +4,13 @@
 pub mod apply;
 pub mod bench;
 pub mod cli;
-pub mod demo;
 pub mod discovery;
 mod error;
+pub mod gate;
 pub mod hardware;
 pub mod repository;
 pub mod staging;
 pub mod telemetry;
+pub mod tune;
 
 pub use error::BadInput;

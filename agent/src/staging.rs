@@ -4,6 +4,7 @@
 //! that stops the server from starting.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use knobs::{ApplyMode, Config, Engine, Knob, KnobChange};
@@ -52,7 +53,9 @@ pub struct Applied {
 /// A sandbox with a known current configuration.
 #[derive(Debug)]
 pub struct Staging {
-    sandbox: Sandbox,
+    // Shared so that a restart (blocking: it waits for the server) runs on a blocking thread.
+    sandbox: Arc<Mutex<Sandbox>>,
+    engine: Engine,
     catalog: Vec<Knob>,
     current: Config,
 }
@@ -60,18 +63,29 @@ pub struct Staging {
 impl Staging {
     pub fn new(sandbox: Sandbox, catalog: Vec<Knob>) -> Staging {
         Staging {
-            sandbox,
+            engine: sandbox.engine(),
+            sandbox: Arc::new(Mutex::new(sandbox)),
             catalog,
             current: Config::new(),
         }
     }
 
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
+    fn sandbox(&self) -> MutexGuard<'_, Sandbox> {
+        // A poisoned lock only means a restart thread panicked; the sandbox is still ours.
+        self.sandbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// PID of the staging server's main process, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.sandbox().pid()
     }
 
     pub fn engine(&self) -> Engine {
-        self.sandbox.engine()
+        self.engine
+    }
+
+    pub fn catalog(&self) -> &[Knob] {
+        &self.catalog
     }
 
     pub fn current(&self) -> &Config {
@@ -80,14 +94,47 @@ impl Staging {
 
     /// Superuser URL of a database on the staging server.
     pub fn url(&self, database: &str) -> Result<TargetUrl, TargetError> {
-        self.sandbox.url_for_database(database).parse()
+        self.sandbox().url_for_database(database).parse()
+    }
+
+    /// Stop and start the server with its current start options, on a blocking thread.
+    pub async fn restart(&self) -> Result<(), StagingError> {
+        let sandbox = Arc::clone(&self.sandbox);
+        tokio::task::spawn_blocking(move || {
+            sandbox.lock().unwrap_or_else(|p| p.into_inner()).restart()
+        })
+        .await
+        .map_err(|e| StagingError::Rejected(format!("restart task failed: {e}")))??;
+        Ok(())
+    }
+
+    /// Bring the server to the same state before every measurement: on PostgreSQL a
+    /// checkpoint, so that every arm starts with the same full-page-write debt (after a
+    /// restart's shutdown checkpoint every first change of a page writes a full page).
+    pub async fn settle(&self) -> Result<(), StagingError> {
+        if self.engine == Engine::Postgres {
+            let client = connect_postgres(&self.url("postgres")?).await?;
+            client.batch_execute("CHECKPOINT").await?;
+        }
+        Ok(())
     }
 
     /// Make `config` the staging configuration (knobs it lacks go back to their defaults).
     pub async fn apply(&mut self, config: &Config) -> Result<Applied, StagingError> {
+        self.apply_with(config, false).await
+    }
+
+    /// Like [`Staging::apply`], restarting the server even when no knob needs it when
+    /// `force_restart` is set: the measurement protocol of a session whose space has restart
+    /// knobs, so that every configuration is measured after the same restart.
+    pub async fn apply_with(
+        &mut self,
+        config: &Config,
+        force_restart: bool,
+    ) -> Result<Applied, StagingError> {
         let diff = self.current.diff(config, &self.catalog);
         let previous = self.current.clone();
-        let restart = diff.needs_restart();
+        let restart = diff.needs_restart() || force_restart;
         // On MariaDB every knob is a start option, so a restart applies them all at once:
         // setting the online ones first could be refused against the outgoing values
         // (innodb_log_file_size below the old innodb_log_buffer_size).
@@ -103,9 +150,9 @@ impl Staging {
                 change.knob.apply == ApplyMode::Restart || self.engine().is_mysql_family();
             if as_option {
                 if is_default {
-                    self.sandbox.remove_setting(&change.knob.name);
+                    self.sandbox().remove_setting(&change.knob.name);
                 } else {
-                    self.sandbox.set_setting(&change.knob.name, &rendered);
+                    self.sandbox().set_setting(&change.knob.name, &rendered);
                 }
             }
             if change.knob.apply != ApplyMode::Restart && !restart_applies_all {
@@ -122,7 +169,7 @@ impl Staging {
             }
         }
         if restart {
-            if let Err(e) = self.sandbox.restart() {
+            if let Err(e) = self.restart().await {
                 let reason = e.to_string();
                 self.undo(&previous, &online).await?;
                 return Err(StagingError::Infeasible(reason));
@@ -144,7 +191,7 @@ impl Staging {
         previous: &Config,
         online: &[&KnobChange],
     ) -> Result<(), StagingError> {
-        self.rollback_options(previous)?;
+        self.rollback_options(previous).await?;
         for change in online.iter().rev() {
             let rendered = change.from.render(self.engine(), change.knob.unit());
             self.set_online(
@@ -205,19 +252,22 @@ impl Staging {
     }
 
     /// Put back the start-time options of `previous` and start the server again.
-    fn rollback_options(&mut self, previous: &Config) -> Result<(), StagingError> {
-        for knob in &self.catalog {
-            if knob.apply == ApplyMode::Restart || self.sandbox.engine().is_mysql_family() {
-                match previous.get(&knob.name) {
-                    Some(v) if *v != knob.default => self
-                        .sandbox
-                        .set_setting(&knob.name, &v.render(self.sandbox.engine(), knob.unit())),
-                    _ => self.sandbox.remove_setting(&knob.name),
+    async fn rollback_options(&mut self, previous: &Config) -> Result<(), StagingError> {
+        let engine = self.engine;
+        {
+            let mut sandbox = self.sandbox();
+            for knob in &self.catalog {
+                if knob.apply == ApplyMode::Restart || engine.is_mysql_family() {
+                    match previous.get(&knob.name) {
+                        Some(v) if *v != knob.default => {
+                            sandbox.set_setting(&knob.name, &v.render(engine, knob.unit()))
+                        }
+                        _ => sandbox.remove_setting(&knob.name),
+                    }
                 }
             }
         }
-        self.sandbox.restart()?;
-        Ok(())
+        self.restart().await
     }
 
     /// The values the server reports for the knobs of `config`.

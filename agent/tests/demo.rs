@@ -36,7 +36,7 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("## Trials"));
     // An accepted recommendation comes as a plan `dbtuner apply` reads; otherwise no plan.
-    let plan = dir.path().join("plan.toml");
+    let plan = dir.path().join("plan.json");
     if written["validation"]["verdict"] == "accept" {
         let plan = agent::apply::Plan::load(&plan).unwrap();
         assert!(!plan.knobs.is_empty());

@@ -30,7 +30,7 @@ fn snapshot(at: i64) -> Snapshot {
 
 /// Every operation, with known answers; the same on both backends.
 async fn round_trip(repo: &dyn Repository) {
-    assert_eq!(repo.schema_version().await.unwrap(), 1);
+    assert_eq!(repo.schema_version().await.unwrap(), 2);
     let url: TargetUrl = "postgres://alice:s3cret@db.example:5433/app"
         .parse()
         .unwrap();
@@ -224,7 +224,7 @@ async fn postgres_round_trip_and_append_only_audit() {
     round_trip(repo.as_ref()).await;
     // A second agent opening the same repository finds it migrated.
     let again = repository::open(&url).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
 
     let raw = workloads::target::connect_postgres(&url.parse().unwrap())
         .await

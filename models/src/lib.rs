@@ -38,7 +38,8 @@
 //! - [`importance`]: knob ranking (Lasso path with second-order terms, surrogate-based).
 //! - [`index`]: index-set selection (Extend, greedy, exhaustive) over a what-if oracle.
 //! - [`metrics`]: metric pruning (PCA + k-means) and workload mapping (decile binning).
-//! - [`stats`]: summaries and bootstrap ratios for the safe-apply gate.
+//! - [`gate`]: the safe-apply gate's decision over interleaved rounds (t interval of log ratios,
+//!   effect-size floor, p99 and per-query guards). [`stats`]: summaries and bootstrap ratios.
 //! - [`warp`]: output transforms (Yeo–Johnson) applied before the GP is fitted.
 //!
 //! Why our own GP rather than `egobox-gp`: the models here are small (≤ a few hundred
@@ -47,8 +48,8 @@
 //! give directly: a categorical-aware distance in the kernel, priors on length scales and
 //! noise (which decided our benchmark results), warm-started refits and a state small enough
 //! to serialize. egobox-gp would also bring ndarray, linfa, argmin and their dependency tree
-//! into every build of the agent. The crate therefore depends only on serde, thiserror and
-//! rand. The same reasoning kept linfa-elasticnet out: the Lasso path is a 60-line
+//! into every build of the agent. The crate therefore depends only on serde, thiserror,
+//! rand and statrs (its Student-t quantiles, for the gate). The same reasoning kept linfa-elasticnet out: the Lasso path is a 60-line
 //! coordinate descent.
 
 pub mod acquisition;
@@ -57,6 +58,7 @@ pub mod design;
 mod error;
 pub mod feasibility;
 pub mod forest;
+pub mod gate;
 pub mod gp;
 pub mod importance;
 pub mod index;

@@ -12,7 +12,8 @@ mod model;
 
 pub use markdown::render_markdown;
 pub use model::{
-    Figure, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict,
+    Figure, KnobImportance, KnobSetting, Report, TrialRecord, TrialStatus, TrialTelemetry,
+    Validation, Verdict,
 };
 
 /// JSON rendering (pretty, stable field order).

@@ -89,10 +89,15 @@ pub fn render_markdown(r: &Report) -> String {
     match &r.validation {
         Some(v) => {
             let pct = |x: f64| (x - 1.0) * 100.0;
+            let objective = if v.objective.is_empty() {
+                "throughput"
+            } else {
+                v.objective.as_str()
+            };
             let _ = writeln!(
                 out,
                 "Best configuration (trial {}) vs the default, measured interleaved over {} rounds in this run: \
-                 throughput **{:+.1}%** ({:.0}% CI {:+.1}% .. {:+.1}%), p99 latency {:.2} ms vs {:.2} ms.\n",
+                 {objective} **{:+.1}%** ({:.0}% CI {:+.1}% .. {:+.1}%), p99 latency {:.2} ms vs {:.2} ms.\n",
                 v.best_trial,
                 v.rounds,
                 pct(v.ratio),
@@ -114,6 +119,18 @@ pub fn render_markdown(r: &Report) -> String {
                 .map(|x| format!("{:+.1}%", pct(*x)))
                 .collect();
             let _ = writeln!(out, "- per round: {}", rounds.join(", "));
+            if let Some([ratio, low, high]) = v.p99_ratio {
+                let _ = writeln!(
+                    out,
+                    "- p99 best / default: {ratio:.3} (CI {low:.3} .. {high:.3}; above 1 is slower)"
+                );
+            }
+            for q in &v.query_regressions {
+                let _ = writeln!(out, "- query regression: {q}");
+            }
+            if !v.method.is_empty() {
+                let _ = writeln!(out, "- method: {}", v.method);
+            }
             let verdict = match v.verdict {
                 Verdict::Accept => "**accept**",
                 Verdict::Reject => "**reject**",
@@ -131,6 +148,24 @@ pub fn render_markdown(r: &Report) -> String {
             let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out, "```");
+    }
+
+    if !r.narrowed_to.is_empty() || !r.importance.is_empty() {
+        let _ = writeln!(out, "\n## Knob importance\n");
+        if !r.narrowed_to.is_empty() {
+            let _ = writeln!(
+                out,
+                "After the initial design the search was narrowed to: {}.\n",
+                r.narrowed_to.join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| knob | importance (Lasso path, 1 = first to enter) |\n|---|---|"
+        );
+        for k in &r.importance {
+            let _ = writeln!(out, "| {} | {:.2} |", k.name, k.score);
+        }
     }
 
     let _ = writeln!(out, "\n## Trials\n");
@@ -231,11 +266,22 @@ mod tests {
             best_p99_ms: 2.0,
             verdict: Verdict::Accept,
             reason: "significant".into(),
+            objective: "throughput".into(),
+            method: "t interval over rounds".into(),
+            p99_ratio: Some([0.67, 0.6, 0.75]),
+            query_regressions: Vec::new(),
         });
+        r.narrowed_to = vec!["shared_buffers".into()];
+        r.importance = vec![crate::KnobImportance {
+            name: "shared_buffers".into(),
+            score: 1.0,
+        }];
         let md = render_markdown(&r);
         assert!(md.contains("synchronous_commit=off ⚠ durability"), "{md}");
         assert!(md.contains("1000 ± 50 (min 900, max 1100, n = 10)"), "{md}");
         assert!(md.contains("**+25.0%** (95% CI +20.0% .. +30.0%)"), "{md}");
+        assert!(md.contains("narrowed to: shared_buffers"), "{md}");
+        assert!(md.contains("p99 best / default: 0.670"), "{md}");
         let json = crate::render_json(&r).unwrap();
         let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);

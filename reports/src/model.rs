@@ -100,6 +100,25 @@ pub struct Validation {
     pub best_p99_ms: f64,
     pub verdict: Verdict,
     pub reason: String,
+    /// What the ratio measures ("throughput", "p99 latency" …; above 1 is better).
+    #[serde(default)]
+    pub objective: String,
+    /// How the interval was computed.
+    #[serde(default)]
+    pub method: String,
+    /// p99 ratio best / default with its interval (above 1 is slower).
+    #[serde(default)]
+    pub p99_ratio: Option<[f64; 3]>,
+    /// Queries that became significantly slower beyond the tolerance.
+    #[serde(default)]
+    pub query_regressions: Vec<String>,
+}
+
+/// One knob's importance for the workload (1 for the most important).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnobImportance {
+    pub name: String,
+    pub score: f64,
 }
 
 /// A whole report.
@@ -125,6 +144,18 @@ pub struct Report {
     /// The configuration recommended, in the engine's syntax (empty: keep the default).
     pub recommendation: Vec<String>,
     pub notes: Vec<String>,
+    /// Knob importance from the initial design (when the space was narrowed).
+    #[serde(default)]
+    pub importance: Vec<KnobImportance>,
+    /// The knobs the search was narrowed to after the initial design (`--knobs top:N`).
+    #[serde(default)]
+    pub narrowed_to: Vec<String>,
+    /// What the session maximized.
+    #[serde(default)]
+    pub objective: String,
+    /// The repository's id of the session.
+    #[serde(default)]
+    pub session_id: Option<i64>,
 }
 
 impl Report {
@@ -148,6 +179,10 @@ impl Report {
             validation: None,
             recommendation: Vec::new(),
             notes: Vec::new(),
+            importance: Vec::new(),
+            narrowed_to: Vec::new(),
+            objective: String::new(),
+            session_id: None,
         }
     }
 

@@ -9,11 +9,17 @@
 //!
 //! Values are human values ("2GB", "15min", "on"); they are validated against the target's own
 //! catalog before anything is changed.
+//!
+//! `dbtuner tune` writes `plan.json` with more: the gate's evidence, each change with the
+//! statements that apply and undo it, and a digest of the engine and knobs. A plan whose knobs
+//! no longer match its digest was changed after dbtuner wrote it and is refused (remove the
+//! digest to apply a hand-edited plan on purpose).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::BadInput;
 
@@ -26,6 +32,51 @@ pub struct Plan {
     pub knobs: BTreeMap<String, PlanValue>,
     /// Free text kept with the change record.
     pub note: Option<String>,
+    /// The gate's evidence for this plan (written by `tune`; informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<PlanEvidence>,
+    /// Each change with how to apply and undo it (written by `tune`; informational: `apply`
+    /// records the target's own previous values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<PlannedChange>,
+    /// SHA-256 of the engine and knobs, hex (written by `tune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// What the gate measured for a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanEvidence {
+    pub session_id: i64,
+    pub verdict: String,
+    pub reason: String,
+    pub objective: String,
+    /// Candidate / baseline of the objective's score (above 1 is better).
+    pub ratio: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub confidence: f64,
+    pub rounds: usize,
+    pub round_ratios: Vec<f64>,
+    /// Candidate / baseline p99 (above 1 is slower).
+    pub p99_ratio: f64,
+    pub method: String,
+}
+
+/// One knob of a plan with its statements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedChange {
+    pub name: String,
+    pub value: String,
+    /// The value on staging before the session (the target's own is recorded at apply).
+    pub previous: String,
+    pub apply_statement: String,
+    pub rollback_statement: String,
+    pub needs_restart: bool,
+    /// "safe" or "may_lose_commits".
+    pub durability: String,
 }
 
 /// A value as written: text, number or boolean.
@@ -69,7 +120,30 @@ impl Plan {
             engine: Some(engine.to_string()),
             knobs,
             note,
+            evidence: None,
+            changes: Vec::new(),
+            digest: None,
         }
+    }
+
+    /// The digest of the engine and knobs: what `tune` vouches for.
+    pub fn compute_digest(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"dbtuner-plan-v1\n");
+        h.update(format!("engine={}\n", self.engine.as_deref().unwrap_or("")).as_bytes());
+        for (name, value) in &self.knobs {
+            h.update(format!("{name}={}\n", value.as_text()).as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Set the digest (after the knobs are final).
+    pub fn seal(&mut self) {
+        self.digest = Some(self.compute_digest());
+    }
+
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
     }
 
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
@@ -96,6 +170,11 @@ impl Plan {
                 "the plan changes nothing: add a [knobs] table (TOML) or a \"knobs\" object (JSON)"
                     .into(),
             );
+        }
+        if let Some(digest) = &plan.digest {
+            if *digest != plan.compute_digest() {
+                return Err("its engine or knobs do not match its digest: the plan was changed after dbtuner wrote it (remove the \"digest\" field to apply a hand-edited plan on purpose)".into());
+            }
         }
         Ok(plan)
     }
@@ -143,5 +222,28 @@ mod tests {
         let back = Plan::parse(&plan.to_toml().unwrap(), true).unwrap();
         assert_eq!(back, plan);
         assert_eq!(back.knobs["shared_buffers"].as_text(), "2GB");
+    }
+
+    #[test]
+    fn a_sealed_plan_refuses_edits_to_its_knobs() {
+        let cat = knobs::catalog::for_engine(knobs::Engine::Postgres).unwrap();
+        let config =
+            knobs::Config::parse_pairs(&cat, [("shared_buffers", "2GB"), ("jit", "off")]).unwrap();
+        let mut plan = Plan::from_config(knobs::Engine::Postgres, &config, &cat, None);
+        plan.seal();
+        let json = plan.to_json().unwrap();
+        assert_eq!(Plan::parse(&json, false).unwrap(), plan);
+        let tampered = json.replace("\"2GB\"", "\"20GB\"");
+        assert_ne!(tampered, json);
+        let e = Plan::parse(&tampered, false).unwrap_err();
+        assert!(e.contains("digest"), "{e}");
+        let other_engine = json.replace("\"postgres\"", "\"mariadb\"");
+        assert!(Plan::parse(&other_engine, false)
+            .unwrap_err()
+            .contains("digest"));
+        // Without the digest a hand-edited plan is the user's own and parses.
+        let mut unsealed: serde_json::Value = serde_json::from_str(&tampered).unwrap();
+        unsealed.as_object_mut().unwrap().remove("digest");
+        assert!(Plan::parse(&unsealed.to_string(), false).is_ok());
     }
 }

@@ -17,8 +17,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Tune a sandbox database end to end and report the measured gain.
+    /// Tune a sandbox database end to end and report the measured gain (`tune` with a preset).
     Demo(DemoArgs),
+    /// Tune a staging server's knobs for a workload; writes a report and, when the gate
+    /// accepts, plan.json for `dbtuner apply`.
+    Tune(TuneArgs),
     /// Knob catalogs.
     #[command(subcommand)]
     Knobs(KnobsCommand),
@@ -193,7 +196,7 @@ pub struct DemoArgs {
     #[arg(long, value_enum, default_value = "postgres")]
     pub engine: SandboxEngine,
     /// Time budget for the whole run, in minutes.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=600))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub minutes: u32,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "./dbtuner-demo")]
@@ -208,11 +211,14 @@ pub struct DemoArgs {
     /// Concurrent client connections.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub clients: u32,
-    /// Data set scale (100,000 accounts per unit); default 10, or 4 for runs under 3 minutes.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub scale: Option<u32>,
+    /// Built-in workload (default: the demo's, chosen by measurement; see the README).
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Data set scale of the workload (default by workload and run length).
+    #[arg(long)]
+    pub scale: Option<f64>,
     /// Which optimizer proposes the trials.
-    #[arg(long, value_enum, default_value = "bayes")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub optimizer: OptimizerArg,
     /// Print the report as JSON on stdout.
     #[arg(long)]
@@ -221,10 +227,80 @@ pub struct DemoArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerArg {
-    /// Bayesian optimization (GP or random forest), seeded with the heuristic configuration.
+    /// Bayesian optimization: a GP for small spaces, a random forest for large ones.
+    Auto,
+    /// Same as auto (kept for earlier command lines).
     Bayes,
+    /// Bayesian optimization with a Gaussian process.
+    Gp,
+    /// Bayesian optimization with a random forest (SMAC-like).
+    Rf,
     /// Uniform random search (the baseline).
     Random,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    Throughput,
+    P95,
+    P99,
+    Runtime,
+}
+
+/// `dbtuner tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Start a throwaway sandbox of this engine, load the workload's data and tune it.
+    /// (Tuning a named staging server with --target is not available yet.)
+    #[arg(long, value_enum)]
+    pub sandbox: SandboxEngine,
+    /// Built-in workload (tpcb, select-only, tpcc, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap, tpch).
+    #[arg(long)]
+    pub workload: String,
+    /// Data set scale of the built-in (tpch: the TPC-H scale factor, e.g. 0.1).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Search trials after the default and the heuristic (default: as many as fit).
+    #[arg(long)]
+    pub trials: Option<u32>,
+    /// Hard limit for the whole session, setup included (e.g. 10m, 1h).
+    #[arg(long, default_value = "10m")]
+    pub time_budget: String,
+    /// Knobs to search: a comma-separated list, or top:N (the workload's default list,
+    /// narrowed to the N most important after the initial design).
+    #[arg(long)]
+    pub knobs: Option<String>,
+    #[arg(long, value_enum, default_value = "throughput")]
+    pub objective: ObjectiveArg,
+    /// Trials whose p99 latency exceeds this fail; the gate refuses such a candidate (e.g. 20ms).
+    #[arg(long)]
+    pub p99_limit: Option<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub optimizer: OptimizerArg,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub clients: u32,
+    /// Seed of the search (same seed, same configurations tried).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where report.md, report.json, plan.json and the repository (dbtuner.db) go.
+    #[arg(long, default_value = "./dbtuner-tune")]
+    pub out: PathBuf,
+    /// Also search knobs that can lose committed transactions on a crash.
+    #[arg(long)]
+    pub allow_durability_risk: bool,
+    /// Smallest gain the gate accepts, in percent (lower bound of the interval).
+    #[arg(long, default_value_t = 2.0)]
+    pub min_gain: f64,
+    /// Largest p99 regression the gate tolerates, in percent.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_p99_regression: f64,
+    /// Largest slowdown of one query of the workload the gate tolerates, in percent.
+    #[arg(long, default_value_t = 50.0)]
+    pub max_query_regression: f64,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ mod demo;
 mod knobs_cmd;
 mod sandbox_cmd;
 mod telemetry_cmd;
+mod tune_cmd;
 mod workload_cmd;
 
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Demo(a) => demo::run(a).await,
+        args::Command::Tune(a) => tune_cmd::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
         args::Command::Telemetry(a) => telemetry_cmd::run(a).await,

@@ -173,6 +173,26 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
+/// The gate's decision on one candidate of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewVerdict {
+    pub session_id: i64,
+    /// The trial whose configuration was the candidate.
+    pub candidate_seq: i64,
+    /// `accept`, `reject` or `inconclusive`.
+    pub verdict: String,
+    /// The rounds, ratios and intervals it was based on.
+    pub evidence: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub id: i64,
+    pub created_at_ms: i64,
+    #[serde(flatten)]
+    pub verdict: NewVerdict,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaptureRecord {
     pub id: i64,
@@ -217,6 +237,8 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     fn session(&self, id: i64) -> RepoFuture<'_, Option<SessionRecord>>;
 
     fn add_trial<'a>(&'a self, trial: &'a NewTrial) -> RepoFuture<'a, i64>;
+    fn add_verdict<'a>(&'a self, verdict: &'a NewVerdict) -> RepoFuture<'a, i64>;
+    fn verdicts(&self, session_id: i64) -> RepoFuture<'_, Vec<VerdictRecord>>;
     /// A session's trials in `seq` order.
     fn trials(&self, session_id: i64) -> RepoFuture<'_, Vec<TrialRecord>>;
 

@@ -11,8 +11,8 @@ use workloads::TargetUrl;
 use super::schema::{latest_version, migrations};
 use super::{
     check_change, now_ms, AuditEntry, AuditRecord, CaptureRecord, ChangeItem, ChangeRecord,
-    NewChange, NewSession, NewTrial, RepoError, RepoFuture, Repository, Result, SessionRecord,
-    TrialRecord,
+    NewChange, NewSession, NewTrial, NewVerdict, RepoError, RepoFuture, Repository, Result,
+    SessionRecord, TrialRecord, VerdictRecord,
 };
 use crate::telemetry::Snapshot;
 
@@ -306,6 +306,53 @@ impl Repository for PostgresRepository {
             )
             .await?
             .get(0))
+        })
+    }
+
+    fn add_verdict<'a>(&'a self, verdict: &'a NewVerdict) -> RepoFuture<'a, i64> {
+        Box::pin(async move {
+            let evidence = verdict.evidence.to_string();
+            let c = self.client.lock().await;
+            Ok(c.query_one(
+                "INSERT INTO verdicts (session_id, candidate_seq, verdict, evidence, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[
+                    &verdict.session_id,
+                    &verdict.candidate_seq,
+                    &verdict.verdict,
+                    &evidence,
+                    &now_ms(),
+                ],
+            )
+            .await?
+            .get(0))
+        })
+    }
+
+    fn verdicts(&self, session_id: i64) -> RepoFuture<'_, Vec<VerdictRecord>> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let rows = c
+                .query(
+                    "SELECT id, created_at_ms, session_id, candidate_seq, verdict, evidence \
+                     FROM verdicts WHERE session_id = $1 ORDER BY id",
+                    &[&session_id],
+                )
+                .await?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(VerdictRecord {
+                    id: r.try_get(0)?,
+                    created_at_ms: r.try_get(1)?,
+                    verdict: NewVerdict {
+                        session_id: r.try_get(2)?,
+                        candidate_seq: r.try_get(3)?,
+                        verdict: r.try_get(4)?,
+                        evidence: serde_json::from_str(&r.try_get::<_, String>(5)?)?,
+                    },
+                });
+            }
+            Ok(out)
         })
     }
 

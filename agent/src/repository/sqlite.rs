@@ -14,8 +14,8 @@ use workloads::TargetUrl;
 use super::schema::{latest_version, migrations};
 use super::{
     check_change, now_ms, AuditEntry, AuditRecord, CaptureRecord, ChangeItem, ChangeRecord,
-    NewChange, NewSession, NewTrial, RepoError, RepoFuture, Repository, Result, SessionRecord,
-    TrialRecord,
+    NewChange, NewSession, NewTrial, NewVerdict, RepoError, RepoFuture, Repository, Result,
+    SessionRecord, TrialRecord, VerdictRecord,
 };
 use crate::telemetry::Snapshot;
 
@@ -330,6 +330,52 @@ impl Repository for SqliteRepository {
                 ],
             )?;
             Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn add_verdict<'a>(&'a self, verdict: &'a NewVerdict) -> RepoFuture<'a, i64> {
+        let v = verdict.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO verdicts (session_id, candidate_seq, verdict, evidence, created_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![v.session_id, v.candidate_seq, v.verdict, v.evidence.to_string(), now_ms()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn verdicts(&self, session_id: i64) -> RepoFuture<'_, Vec<VerdictRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, created_at_ms, session_id, candidate_seq, verdict, evidence \
+                 FROM verdicts WHERE session_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([session_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, created_at_ms, session_id, candidate_seq, verdict, evidence) = row?;
+                out.push(VerdictRecord {
+                    id,
+                    created_at_ms,
+                    verdict: NewVerdict {
+                        session_id,
+                        candidate_seq,
+                        verdict,
+                        evidence: json(evidence)?,
+                    },
+                });
+            }
+            Ok(out)
         })
     }
 

@@ -1,0 +1,151 @@
+//! The safe-apply gate on staging: the baseline and the candidate measured interleaved in
+//! rounds (A B, then B A, …), each arm through the same apply, restart or reload, checkpoint
+//! and warm-up ([`crate::tune`]'s measurement path), until the decision is clear or the time is
+//! up. The statistics are pure and live in [`models::gate`]; this module only runs the rounds.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use knobs::Config;
+use models::gate::{decide, Decision, GateEvidence, GateSettings, RoundPair};
+use tokio_util::sync::CancellationToken;
+use workloads::Measurement;
+
+use crate::tune::measure::Bench;
+use crate::tune::{Events, Interrupted};
+
+/// How many rounds, within what time.
+#[derive(Debug, Clone, Copy)]
+pub struct GatePlan {
+    /// Rounds before the first decision (at least 2).
+    pub min_rounds: usize,
+    /// More rounds while the decision is inconclusive and time allows.
+    pub max_rounds: usize,
+    /// No round starts unless it can finish by then.
+    pub deadline: Instant,
+    /// What one measurement costs (apply, warm-up, measure), as seen so far.
+    pub slot_cost: Duration,
+    /// The candidate's p99 must stay below this (ms).
+    pub p99_limit_ms: Option<f64>,
+}
+
+/// The gate's result: a verdict with its evidence, or why there is none.
+#[derive(Debug)]
+pub struct GateOutcome {
+    pub evidence: Option<GateEvidence>,
+    /// Why no verdict could be reached (too little time, the candidate failed …).
+    pub failure: Option<String>,
+    pub baseline_runs: Vec<Measurement>,
+    pub candidate_runs: Vec<Measurement>,
+}
+
+/// Run the gate: `candidate` against `baseline`.
+pub async fn run(
+    bench: &mut Bench,
+    baseline: &Config,
+    candidate: &Config,
+    settings: &GateSettings,
+    plan: GatePlan,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<GateOutcome> {
+    let objective = bench.objective;
+    let mut pairs: Vec<RoundPair> = Vec::new();
+    let mut outcome = GateOutcome {
+        evidence: None,
+        failure: None,
+        baseline_runs: Vec::new(),
+        candidate_runs: Vec::new(),
+    };
+    let min_rounds = plan.min_rounds.max(2);
+    while pairs.len() < plan.max_rounds.max(min_rounds) {
+        let round = pairs.len();
+        if Instant::now() + plan.slot_cost * 2 > plan.deadline {
+            if round < min_rounds {
+                events.note(format!(
+                    "gate: time for {round} of {min_rounds} rounds only"
+                ));
+            }
+            break;
+        }
+        // Alternate the order so that drift within a round favours neither arm.
+        let candidate_first = round % 2 == 1;
+        let mut arms = [None, None];
+        for is_candidate in [candidate_first, !candidate_first] {
+            if cancel.is_cancelled() {
+                return Err(Interrupted("during the gate".into()).into());
+            }
+            events.phase(format!(
+                "gate round {} of {}: {}",
+                round + 1,
+                min_rounds.max(round + 1),
+                if is_candidate {
+                    "candidate"
+                } else {
+                    "baseline"
+                }
+            ));
+            let config = if is_candidate { candidate } else { baseline };
+            match bench.run(config).await {
+                Ok(run) => arms[usize::from(is_candidate)] = Some(run),
+                Err(e) => {
+                    if !e.is_infeasible() {
+                        bench.recover().await?;
+                    }
+                    let who = if is_candidate {
+                        "candidate"
+                    } else {
+                        "baseline"
+                    };
+                    outcome.failure = Some(format!("the {who} failed during the gate: {e}"));
+                    return Ok(outcome);
+                }
+            }
+        }
+        let [Some(base), Some(cand)] = arms else {
+            outcome.failure = Some("a gate round lost one of its arms".into());
+            return Ok(outcome);
+        };
+        pairs.push(RoundPair {
+            baseline: base.arm(objective),
+            candidate: cand.arm(objective),
+        });
+        events.note(format!(
+            "gate round {}: candidate / baseline = {:.3}",
+            round + 1,
+            cand.score(objective) / base.score(objective).max(f64::MIN_POSITIVE)
+        ));
+        outcome.baseline_runs.push(base.measurement);
+        outcome.candidate_runs.push(cand.measurement);
+        if pairs.len() >= min_rounds {
+            let evidence = decide(&pairs, settings)?;
+            let done = evidence.decision != Decision::Inconclusive;
+            outcome.evidence = Some(evidence);
+            if done {
+                break;
+            }
+        }
+    }
+    if outcome.evidence.is_none() && pairs.len() >= 2 {
+        outcome.evidence = Some(decide(&pairs, settings)?);
+    }
+    if outcome.evidence.is_none() {
+        outcome.failure = Some(format!(
+            "only {} gate round(s) fit in the time budget; at least 2 are needed",
+            pairs.len()
+        ));
+    }
+    if let (Some(e), Some(limit)) = (outcome.evidence.as_mut(), plan.p99_limit_ms) {
+        let worst = outcome
+            .candidate_runs
+            .iter()
+            .map(|m| m.latency.p99_ms)
+            .fold(0.0, f64::max);
+        if worst > limit && e.decision == Decision::Accept {
+            e.decision = Decision::Reject;
+            e.reason =
+                format!("the candidate's p99 reached {worst:.1} ms, above the limit of {limit} ms");
+        }
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,346 @@
+//! What a finished session leaves: the verdict in the repository, `report.md` and
+//! `report.json` (through `reports`), and `plan.json` when the gate accepted the best
+//! configuration (a stale plan from an earlier run is removed otherwise).
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context as _, Result};
+use knobs::{catalog, ApplyMode, Config, Durability, Engine, Hardware, Knob, Space};
+use models::gate::{Decision, GateEvidence};
+use models::stats::Summary;
+use reports::{KnobImportance, Report, TrialRecord, Validation, Verdict};
+
+use super::measure::Window;
+use super::trial::figure;
+use super::{TuneSettings, WorkloadChoice};
+use crate::apply::plan::{PlanEvidence, PlannedChange};
+use crate::apply::Plan;
+use crate::gate::GateOutcome;
+use crate::repository::{NewVerdict, Repository};
+
+/// What the outputs are written from.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub settings: &'a TuneSettings,
+    pub engine: Engine,
+    pub server_version: &'a str,
+    pub catalog: &'a [Knob],
+    pub hardware: Hardware,
+    pub space: &'a Space,
+    pub window: Window,
+    pub restart_each: bool,
+    pub load_rows: u64,
+    pub load_secs: f64,
+    pub started: Instant,
+    pub session_id: i64,
+    pub importance: Vec<KnobImportance>,
+    pub narrowed_to: Vec<String>,
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct Written {
+    pub report: Report,
+    pub evidence: Option<GateEvidence>,
+    pub markdown_path: PathBuf,
+    pub json_path: PathBuf,
+    pub plan_path: Option<PathBuf>,
+}
+
+const METHOD: &str = "Student-t interval over the rounds' log ratios (each round: default and candidate measured next to each other, order alternating, both through the same apply/restart, checkpoint and warm-up)";
+
+pub async fn write(
+    cx: &Context<'_>,
+    trials: Vec<(TrialRecord, Config)>,
+    gate: Option<(usize, GateOutcome)>,
+    repo: &dyn Repository,
+) -> Result<Written> {
+    let settings = cx.settings;
+    let mut notes = notes(cx);
+    let mut validation = None;
+    let mut evidence = None;
+    if let Some((best_id, outcome)) = &gate {
+        if let Some(reason) = &outcome.failure {
+            notes.push(format!("No verdict on trial {best_id}: {reason}."));
+        }
+        if let Some(e) = &outcome.evidence {
+            repo.add_verdict(&NewVerdict {
+                session_id: cx.session_id,
+                candidate_seq: *best_id as i64,
+                verdict: decision_name(e.decision).to_string(),
+                evidence: serde_json::json!({
+                    "evidence": e,
+                    "method": METHOD,
+                    "baseline_runs": outcome.baseline_runs,
+                    "candidate_runs": outcome.candidate_runs,
+                }),
+            })
+            .await?;
+            validation = Some(to_validation(*best_id, e, outcome, settings));
+            evidence = Some(e.clone());
+        }
+    }
+    let accepted = evidence
+        .as_ref()
+        .filter(|e| e.decision == Decision::Accept)
+        .and_then(|e| gate.as_ref().map(|(id, _)| (*id, e)))
+        .and_then(|(id, e)| trials.iter().find(|(t, _)| t.id == id).map(|(_, c)| (c, e)));
+    let recommendation = accepted
+        .map(|(config, _)| recommendation(config, cx.catalog, cx.engine))
+        .unwrap_or_default();
+
+    let WorkloadChoice::Builtin { name, scale } = &settings.workload;
+    let mut all = trials.iter().map(|(t, _)| t.clone());
+    let default = all.next();
+    let report = Report {
+        title: format!(
+            "{} on {} ({name}, scale {scale})",
+            settings.kind,
+            cx.engine.display_name()
+        ),
+        generated_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        engine: cx.engine.display_name().to_string(),
+        server_version: cx.server_version.to_string(),
+        workload: format!(
+            "{name}, scale {scale}: {} rows loaded in {:.1} s",
+            cx.load_rows, cx.load_secs
+        ),
+        clients: settings.clients,
+        hardware: crate::hardware::describe(&cx.hardware),
+        allow_durability_risk: settings.allow_durability_risk,
+        search_space: cx
+            .space
+            .dimensions()
+            .iter()
+            .map(|d| d.knob.name.clone())
+            .collect(),
+        optimizer: optimizer_name(settings.optimizer).into(),
+        seed: settings.seed,
+        elapsed_secs: cx.started.elapsed().as_secs_f64(),
+        measure_secs: cx.window.measure.as_secs_f64(),
+        default,
+        trials: all.collect(),
+        validation,
+        recommendation,
+        notes,
+        importance: cx.importance.clone(),
+        narrowed_to: cx.narrowed_to.clone(),
+        objective: settings.objective.name().to_string(),
+        session_id: Some(cx.session_id),
+    };
+
+    std::fs::create_dir_all(&settings.out)
+        .with_context(|| format!("creating {}", settings.out.display()))?;
+    let markdown_path = settings.out.join("report.md");
+    let json_path = settings.out.join("report.json");
+    std::fs::write(&markdown_path, reports::render_markdown(&report))
+        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    std::fs::write(&json_path, reports::render_json(&report)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+
+    let plan_path = settings.out.join("plan.json");
+    let plan_path = match accepted {
+        Some((config, e)) => {
+            let plan = plan_of(cx, config, e);
+            std::fs::write(&plan_path, plan.to_json()?)
+                .with_context(|| format!("writing {}", plan_path.display()))?;
+            Some(plan_path)
+        }
+        None => {
+            // A stale plan from an earlier run must not be mistaken for this run's advice.
+            let _ = std::fs::remove_file(&plan_path);
+            None
+        }
+    };
+    Ok(Written {
+        report,
+        evidence,
+        markdown_path,
+        json_path,
+        plan_path,
+    })
+}
+
+fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Accept => "accept",
+        Decision::Reject => "reject",
+        Decision::Inconclusive => "inconclusive",
+    }
+}
+
+fn optimizer_name(choice: super::OptimizerChoice) -> &'static str {
+    match choice {
+        super::OptimizerChoice::Auto => {
+            "Bayesian optimization (GP or random forest by space size), told the heuristic's result first"
+        }
+        super::OptimizerChoice::Gp => "Bayesian optimization with a Gaussian process",
+        super::OptimizerChoice::Forest => "Bayesian optimization with a random forest (SMAC-like)",
+        super::OptimizerChoice::Random => "random search",
+    }
+}
+
+fn to_validation(
+    best_trial: usize,
+    e: &GateEvidence,
+    outcome: &GateOutcome,
+    settings: &TuneSettings,
+) -> Validation {
+    let throughputs = |runs: &[workloads::Measurement]| {
+        runs.iter()
+            .map(workloads::Measurement::throughput)
+            .collect::<Vec<f64>>()
+    };
+    let mean_p99 = |runs: &[workloads::Measurement]| {
+        Summary::of(&runs.iter().map(|m| m.latency.p99_ms).collect::<Vec<_>>())
+            .map(|s| s.mean)
+            .unwrap_or(0.0)
+    };
+    let empty = reports::Figure {
+        mean: 0.0,
+        stdev: 0.0,
+        min: 0.0,
+        max: 0.0,
+        samples: 0,
+    };
+    Validation {
+        best_trial,
+        rounds: e.rounds,
+        default_throughput: figure(&throughputs(&outcome.baseline_runs)).unwrap_or(empty),
+        best_throughput: figure(&throughputs(&outcome.candidate_runs)).unwrap_or(empty),
+        ratio: e.score.ratio,
+        ci_low: e.score.low,
+        ci_high: e.score.high,
+        confidence: e.confidence,
+        round_ratios: e.round_ratios.clone(),
+        default_p99_ms: mean_p99(&outcome.baseline_runs),
+        best_p99_ms: mean_p99(&outcome.candidate_runs),
+        verdict: match e.decision {
+            Decision::Accept => Verdict::Accept,
+            Decision::Reject => Verdict::Reject,
+            Decision::Inconclusive => Verdict::Inconclusive,
+        },
+        reason: e.reason.clone(),
+        objective: settings.objective.name().to_string(),
+        method: METHOD.to_string(),
+        p99_ratio: Some([e.p99.ratio, e.p99.low, e.p99.high]),
+        query_regressions: e
+            .query_regressions
+            .iter()
+            .map(|q| {
+                format!(
+                    "{}: {:.2}× slower (CI {:.2}× .. {:.2}×)",
+                    q.query, q.latency_ratio.ratio, q.latency_ratio.low, q.latency_ratio.high
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The accepted configuration's non-default values in the engine's own syntax.
+fn recommendation(config: &Config, catalog: &[Knob], engine: Engine) -> Vec<String> {
+    knobs::render::sql(engine, &non_default(config, catalog), catalog)
+}
+
+fn non_default(config: &Config, catalog: &[Knob]) -> Config {
+    let mut out = Config::new();
+    for (name, value) in config.iter() {
+        if catalog::find(catalog, name).is_ok_and(|k| *value != k.default) {
+            out.set(name, value.clone());
+        }
+    }
+    out
+}
+
+fn plan_of(cx: &Context<'_>, config: &Config, e: &GateEvidence) -> Plan {
+    let note = format!(
+        "dbtuner {} session {}: {} {:+.1}% (95% CI {:+.1}% .. {:+.1}%) over {} interleaved rounds on staging; validate on your own staging copy first",
+        cx.settings.kind,
+        cx.session_id,
+        cx.settings.objective.name(),
+        (e.score.ratio - 1.0) * 100.0,
+        (e.score.low - 1.0) * 100.0,
+        (e.score.high - 1.0) * 100.0,
+        e.rounds
+    );
+    let mut plan = Plan::from_config(cx.engine, config, cx.catalog, Some(note));
+    let changed = non_default(config, cx.catalog);
+    plan.changes = changed
+        .iter()
+        .filter_map(|(name, value)| {
+            let knob = catalog::find(cx.catalog, name).ok()?;
+            let mut one = Config::new();
+            one.set(name, value.clone());
+            let apply_statement = knobs::render::sql(cx.engine, &one, cx.catalog)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let rollback_statement = match cx.engine {
+                Engine::Postgres => format!("ALTER SYSTEM RESET {name};"),
+                Engine::Mysql => format!("RESET PERSIST {name};"),
+                Engine::Mariadb => {
+                    format!("SET GLOBAL {name} = DEFAULT;  -- and remove it from my.cnf")
+                }
+            };
+            Some(PlannedChange {
+                name: name.to_string(),
+                value: value.human(knob.unit()),
+                previous: knob.default.human(knob.unit()),
+                apply_statement,
+                rollback_statement,
+                needs_restart: knob.apply == ApplyMode::Restart,
+                durability: if knob.is_risky_value(value) {
+                    "may_lose_commits".into()
+                } else {
+                    match knob.durability {
+                        Durability::Safe | Durability::MayLoseCommits => "safe".into(),
+                        Durability::MayCorrupt => "may_corrupt".into(),
+                    }
+                },
+            })
+        })
+        .collect();
+    plan.evidence = Some(PlanEvidence {
+        session_id: cx.session_id,
+        verdict: decision_name(e.decision).into(),
+        reason: e.reason.clone(),
+        objective: cx.settings.objective.name().into(),
+        ratio: e.score.ratio,
+        ci_low: e.score.low,
+        ci_high: e.score.high,
+        confidence: e.confidence,
+        rounds: e.rounds,
+        round_ratios: e.round_ratios.clone(),
+        p99_ratio: e.p99.ratio,
+        method: METHOD.into(),
+    });
+    plan.seal();
+    plan
+}
+
+fn notes(cx: &Context<'_>) -> Vec<String> {
+    let s = cx.settings;
+    let mut notes = vec![
+        format!(
+            "Each measurement: {} clients, {:.0} s of warm-up, then {:.0} s measured; {}, then a checkpoint, before each.",
+            s.clients,
+            cx.window.warmup.as_secs_f64(),
+            cx.window.measure.as_secs_f64(),
+            if cx.restart_each {
+                "the server is restarted for every configuration (the space has restart knobs), the default included"
+            } else {
+                "each configuration is applied by reload"
+            }
+        ),
+        format!("The gain is the best trial against the default, re-measured in interleaved rounds; {METHOD}. Accept needs the interval's lower bound above +{:.0}% and p99 within +{:.0}%; one query slower by more than {:.1}× (significantly) rejects.", s.gate.min_gain * 100.0, s.gate.max_p99_regression * 100.0, 1.0 + s.gate.max_query_regression),
+        "Trial figures are single measurements, used to steer the search; only the gate's rounds decide.".to_string(),
+        "A sandbox on this machine: gains are relative and specific to this workload and hardware; validate on a staging copy of your own data before production.".to_string(),
+    ];
+    if s.allow_durability_risk {
+        notes.push("--allow-durability-risk was given: knobs marked ⚠ can lose committed transactions on a crash. They were searched at your request.".to_string());
+    } else {
+        notes.push("Knobs that can lose committed transactions on a crash (synchronous_commit, innodb_flush_log_at_trx_commit …) were not searched; pass --allow-durability-risk to include them. Knobs that can corrupt data (fsync, full_page_writes, innodb_doublewrite) are never tuned.".to_string());
+    }
+    notes
+}

@@ -1,0 +1,662 @@
+//! The session loop and its stop policy: baselines, search, narrowing, gate, outputs.
+//!
+//! Stop policy: a search trial starts only if it and the gate's minimum rounds still fit in
+//! the time budget (by the most expensive measurement seen so far), and only while fewer than
+//! `--trials` search trials ran; a measurement still running when the budget ends is
+//! abandoned. Ctrl-C (through the cancellation token) stops at once and puts the staging
+//! server back in its original configuration.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use knobs::heuristic::{HeuristicInput, Profile, Storage};
+use knobs::{catalog, ApplyMode, Config, Engine, Hardware, Knob, Space, SpaceOptions};
+use models::gate::{Decision, GateEvidence};
+use models::importance::lasso_ranking;
+use models::{
+    BayesOpt, BoSettings, Optimizer, Outcome, RandomSearch, SurrogateKind, COARSE_SEPARATION,
+};
+use mysql_async::prelude::Queryable;
+use reports::{KnobImportance, Report, TrialRecord, TrialStatus};
+use tokio_util::sync::CancellationToken;
+use workloads::builtin::Builtin;
+use workloads::replay::Replay;
+use workloads::target::{connect_mysql, connect_postgres};
+use workloads::{Sandbox, Target, TargetUrl};
+
+use super::measure::{Bench, Window, DATABASE};
+use super::space::{default_knobs, search_space};
+use super::trial::{self, Limits, Recorder, TrialResult};
+use super::{
+    Events, Interrupted, KnobSelection, LoadKind, OptimizerChoice, StagingChoice, TuneEvent,
+    TuneSettings, WorkloadChoice,
+};
+use crate::gate::{self, GatePlan};
+use crate::repository::NewSession;
+use crate::staging::Staging;
+use crate::BadInput;
+
+/// Gate rounds before its first decision, and at most.
+const GATE_MIN_ROUNDS: usize = 3;
+const GATE_MAX_ROUNDS: usize = 6;
+
+/// A finished session.
+#[derive(Debug)]
+pub struct TuneOutcome {
+    pub report: Report,
+    pub session_id: i64,
+    pub evidence: Option<GateEvidence>,
+    pub markdown_path: PathBuf,
+    pub json_path: PathBuf,
+    /// Written only when the gate accepted the best configuration.
+    pub plan_path: Option<PathBuf>,
+}
+
+/// One trial as the session keeps it.
+struct Tried {
+    record: TrialRecord,
+    config: Config,
+    score: Option<f64>,
+}
+
+/// Validate what can be validated before anything starts: knob names and their space.
+pub fn check_settings(settings: &TuneSettings, hardware: Hardware) -> Result<(), BadInput> {
+    let engine = match settings.staging {
+        StagingChoice::Sandbox(e) => e,
+    };
+    let WorkloadChoice::Builtin { name, scale } = &settings.workload;
+    Builtin::with_scale(name, *scale).map_err(|e| BadInput(format!("--workload: {e}")))?;
+    if settings.trials == Some(0) {
+        return Err(BadInput("--trials 0: give at least one trial".into()));
+    }
+    let catalog = catalog::for_engine(engine).map_err(|e| BadInput(e.to_string()))?;
+    knob_space(settings, engine, &catalog, hardware)?;
+    settings
+        .gate
+        .validate()
+        .map_err(|e| BadInput(e.to_string()))?;
+    Ok(())
+}
+
+fn knob_space(
+    settings: &TuneSettings,
+    engine: Engine,
+    catalog: &[Knob],
+    hardware: Hardware,
+) -> Result<Space, BadInput> {
+    let WorkloadChoice::Builtin { name, .. } = &settings.workload;
+    let names = match &settings.knobs {
+        KnobSelection::List(names) => names.clone(),
+        KnobSelection::Default | KnobSelection::Top(_) => default_knobs(
+            engine,
+            LoadKind::of_builtin(name),
+            catalog,
+            settings.allow_durability_risk,
+        ),
+    };
+    Space::new(
+        catalog,
+        &SpaceOptions {
+            knobs: names,
+            hardware,
+            allow_durability_risk: settings.allow_durability_risk,
+        },
+    )
+    .map_err(|e| BadInput(format!("--knobs: {e}")))
+}
+
+fn make_optimizer(
+    choice: OptimizerChoice,
+    space: &Space,
+    seed: u64,
+) -> Result<Box<dyn Optimizer + Send>> {
+    let surrogate = match choice {
+        OptimizerChoice::Random => return Ok(Box::new(RandomSearch::new(space.dims(), seed))),
+        OptimizerChoice::Auto => SurrogateKind::Auto,
+        OptimizerChoice::Gp => SurrogateKind::Gp,
+        OptimizerChoice::Forest => SurrogateKind::Forest,
+    };
+    // Trials are slow and noisy: never spend one within a few tenths of a percent of a
+    // measured configuration.
+    let settings = BoSettings {
+        surrogate,
+        min_separation: COARSE_SEPARATION,
+        ..BoSettings::default()
+    };
+    Ok(Box::new(BayesOpt::new(
+        search_space(space)?,
+        settings,
+        seed,
+    )?))
+}
+
+/// Run a whole session.
+pub async fn run(
+    settings: &TuneSettings,
+    hardware: Hardware,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<TuneOutcome> {
+    check_settings(settings, hardware)?;
+    let started = Instant::now();
+    let deadline = started + settings.time_budget;
+    let StagingChoice::Sandbox(engine) = settings.staging;
+    let WorkloadChoice::Builtin {
+        name: workload_name,
+        scale,
+    } = &settings.workload;
+
+    events.phase(format!("starting a {} sandbox", engine.display_name()));
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+        .await
+        .context("sandbox start task")??;
+    let admin_url: TargetUrl = sandbox.url().parse().context("sandbox URL")?;
+    let target = Target::connect(&admin_url).await?;
+    let server_version = target.version().to_string();
+    let detected = target.engine();
+    drop(target);
+    create_database(&sandbox).await?;
+    let version =
+        knobs::Version::parse(&server_version).unwrap_or(knobs::Version::default_for(detected));
+    let catalog = catalog::for_version(detected, version)?;
+    let staging = Staging::new(sandbox, catalog.clone());
+
+    let repo_path = settings.out.join("dbtuner.db");
+    let repo = crate::repository::open(&repo_path.to_string_lossy())
+        .await
+        .with_context(|| format!("opening {}", repo_path.display()))?;
+    let target_id = repo
+        .upsert_target(&staging.url(DATABASE)?, detected.as_str(), &server_version)
+        .await?;
+    let session_id = repo
+        .create_session(&NewSession {
+            target_id: Some(target_id),
+            kind: settings.kind.clone(),
+            settings: serde_json::json!({
+                "workload": workload_name,
+                "scale": scale,
+                "trials": settings.trials,
+                "time_budget_secs": settings.time_budget.as_secs(),
+                "objective": settings.objective,
+                "seed": settings.seed,
+                "clients": settings.clients,
+                "allow_durability_risk": settings.allow_durability_risk,
+                "gate": settings.gate,
+            }),
+        })
+        .await?;
+    let recorder = Recorder {
+        repo,
+        target_id,
+        session_id,
+    };
+
+    let builtin = Builtin::with_scale(workload_name, *scale)?;
+    events.phase(format!("loading {workload_name}, scale {scale}"));
+    let load = builtin
+        .load(&staging.url(DATABASE)?)
+        .await
+        .context("loading the data set")?;
+    let replay = Replay::new(&builtin.spec()?, &staging.url(DATABASE)?).await?;
+    events.note(format!(
+        "loaded {} rows in {:.1} s",
+        load.rows, load.seconds
+    ));
+
+    let mut space = knob_space(settings, detected, &catalog, hardware)?;
+    let restart_each = space
+        .dimensions()
+        .iter()
+        .any(|d| d.knob.apply == ApplyMode::Restart);
+    let window = plan_window(
+        settings.time_budget.saturating_sub(started.elapsed()),
+        settings.trials,
+        restart_each,
+    );
+    let bench = Bench::new(
+        staging,
+        replay,
+        settings.clients,
+        window,
+        restart_each,
+        settings.objective,
+        settings.seed,
+    );
+    let limits = Limits {
+        memory_budget: hardware.ram_bytes / 10 * 9,
+        p99_limit_ms: settings.p99_limit_ms,
+    };
+    let mut session = Session {
+        bench,
+        recorder,
+        events: events.clone(),
+        tried: Vec::new(),
+        slot_cost: Duration::ZERO,
+        objective: settings.objective,
+    };
+    let result = session
+        .search(
+            settings, &mut space, &catalog, detected, version, hardware, limits, deadline, cancel,
+        )
+        .await;
+    let (importance, narrowed_to) = match result {
+        Ok(found) => found,
+        Err(e) => {
+            session.restore_after_interrupt().await;
+            let status = if e.is::<Interrupted>() {
+                "interrupted"
+            } else {
+                "failed"
+            };
+            let _ = session
+                .recorder
+                .repo
+                .finish_session(session_id, status)
+                .await;
+            return Err(e);
+        }
+    };
+
+    // The gate: the search's best against the default, re-measured interleaved.
+    let best = session
+        .tried
+        .iter()
+        .filter(|t| t.record.id != 0 && t.score.is_some())
+        .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+        .map(|t| (t.record.id, t.config.clone()));
+    let mut gate_outcome = None;
+    if let Some((best_id, best_config)) = &best {
+        let plan = GatePlan {
+            min_rounds: GATE_MIN_ROUNDS,
+            max_rounds: GATE_MAX_ROUNDS,
+            deadline,
+            slot_cost: session.slot_cost,
+            p99_limit_ms: settings.p99_limit_ms,
+        };
+        events.phase(format!("gate: trial {best_id} against the default"));
+        let baseline = Config::new();
+        let outcome = tokio::select! {
+            outcome = gate::run(&mut session.bench, &baseline, best_config, &settings.gate, plan, events, cancel) => outcome,
+            _ = cancel.cancelled() => Err(Interrupted("during the gate".into()).into()),
+        };
+        match outcome {
+            Ok(o) => gate_outcome = Some((*best_id, o)),
+            Err(e) => {
+                session.restore_after_interrupt().await;
+                let _ = session
+                    .recorder
+                    .repo
+                    .finish_session(session_id, "interrupted")
+                    .await;
+                return Err(e);
+            }
+        }
+    }
+    // Leave staging as it was found.
+    session.bench.staging.apply(&Config::new()).await?;
+
+    let context = super::output::Context {
+        settings,
+        engine: detected,
+        server_version: &server_version,
+        catalog: &catalog,
+        hardware,
+        space: &space,
+        window,
+        restart_each,
+        load_rows: load.rows,
+        load_secs: load.seconds,
+        started,
+        session_id,
+        importance,
+        narrowed_to,
+    };
+    let trials: Vec<(TrialRecord, Config)> = session
+        .tried
+        .into_iter()
+        .map(|t| (t.record, t.config))
+        .collect();
+    let written = super::output::write(
+        &context,
+        trials,
+        gate_outcome,
+        session.recorder.repo.as_ref(),
+    )
+    .await?;
+    let status = match written.evidence.as_ref().map(|e| e.decision) {
+        Some(Decision::Accept) => "accepted",
+        Some(Decision::Reject) => "rejected",
+        Some(Decision::Inconclusive) | None => "inconclusive",
+    };
+    session
+        .recorder
+        .repo
+        .finish_session(session_id, status)
+        .await?;
+    Ok(TuneOutcome {
+        report: written.report,
+        session_id,
+        evidence: written.evidence,
+        markdown_path: written.markdown_path,
+        json_path: written.json_path,
+        plan_path: written.plan_path,
+    })
+}
+
+/// How long each measurement warms up and measures, from the time left after setup: about
+/// 12 measurement slots (the default, the heuristic, the search, the gate's rounds) unless
+/// `--trials` says how many.
+fn plan_window(remaining: Duration, trials: Option<u32>, restart_each: bool) -> Window {
+    let slots = match trials {
+        Some(t) => 2.0 + f64::from(t) + 2.0 * GATE_MIN_ROUNDS as f64,
+        None => 12.0,
+    };
+    let overhead = if restart_each { 3.5 } else { 1.5 };
+    let usable = (remaining.as_secs_f64() / slots - overhead).max(0.0);
+    let measure = (usable * 2.0 / 3.0).clamp(5.0, 60.0).floor();
+    let warmup = (usable / 3.0).clamp(2.0, 20.0).floor();
+    Window {
+        warmup: Duration::from_secs_f64(warmup),
+        measure: Duration::from_secs_f64(measure),
+    }
+}
+
+struct Session {
+    bench: Bench,
+    recorder: Recorder,
+    events: Events,
+    tried: Vec<Tried>,
+    /// The most expensive measurement so far (apply, warm-up, measure, telemetry).
+    slot_cost: Duration,
+    objective: super::Objective,
+}
+
+impl Session {
+    /// Run one trial, with cancellation and the hard deadline; `None` when the deadline
+    /// passed mid-trial (the trial is abandoned).
+    async fn trial(
+        &mut self,
+        id: usize,
+        label: &str,
+        config: &Config,
+        limits: Limits,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Option<TrialResult>> {
+        let started = Instant::now();
+        let result = tokio::select! {
+            r = trial::evaluate(&mut self.bench, &self.recorder, id, label, config, limits) => r?,
+            _ = cancel.cancelled() => return Err(Interrupted(format!("during trial {id}")).into()),
+            _ = tokio::time::sleep_until(deadline.into()) => return Ok(None),
+        };
+        self.slot_cost = self.slot_cost.max(started.elapsed());
+        let measured = result.score.map(|_| {
+            let m = result.record.throughput;
+            (
+                result.score.unwrap_or(0.0),
+                m.map(|f| f.stdev).unwrap_or(0.0),
+            )
+        });
+        self.tried.push(Tried {
+            record: result.record.clone(),
+            config: config.clone(),
+            score: result.score,
+        });
+        let best = self
+            .tried
+            .iter()
+            .filter(|t| t.score.is_some())
+            .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+            .map(|t| {
+                (
+                    t.score.unwrap_or(0.0),
+                    t.record.throughput.map(|f| f.stdev).unwrap_or(0.0),
+                )
+            });
+        let summary = match &result.record.status {
+            TrialStatus::Measured => format!(
+                "{} {:.1}, p99 {:.1} ms  [{}]",
+                self.objective.name(),
+                result.score.unwrap_or(0.0),
+                result.record.p99_ms.unwrap_or(0.0),
+                describe_knobs(&result.record)
+            ),
+            TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => {
+                format!("{reason}  [{}]", describe_knobs(&result.record))
+            }
+        };
+        self.events.send(TuneEvent::Trial {
+            id,
+            label: label.to_string(),
+            score: measured,
+            summary,
+            best,
+        });
+        Ok(Some(result))
+    }
+
+    /// Baselines, then the optimizer until the stop policy says stop. Returns the knob
+    /// importance (when it was computed) and the knobs the space was narrowed to.
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &mut self,
+        settings: &TuneSettings,
+        space: &mut Space,
+        catalog: &[Knob],
+        engine: Engine,
+        version: knobs::Version,
+        hardware: Hardware,
+        limits: Limits,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<(Vec<KnobImportance>, Vec<String>)> {
+        self.events.phase("measuring the default configuration");
+        let default = self
+            .trial(0, "default", &Config::new(), limits, deadline, cancel)
+            .await?;
+        match default {
+            Some(r) if r.score.is_some() => {}
+            Some(r) => anyhow::bail!(
+                "the default configuration could not be measured: {:?}",
+                r.record.status
+            ),
+            None => anyhow::bail!(
+                "the time budget ended while the default configuration was measured; give more time (--time-budget)"
+            ),
+        }
+
+        let WorkloadChoice::Builtin { name, .. } = &settings.workload;
+        let profile = match LoadKind::of_builtin(name) {
+            LoadKind::Writes => Profile::Oltp,
+            LoadKind::Reads if name == "olap" || name == "tpch" => Profile::Dw,
+            LoadKind::Reads | LoadKind::Mixed => Profile::Mixed,
+        };
+        let heuristic = knobs::heuristic::recommend(&HeuristicInput {
+            engine,
+            version,
+            memory_bytes: hardware.ram_bytes,
+            cpus: hardware.cpus,
+            connections: None,
+            storage: Storage::Ssd,
+            profile,
+        })?;
+        let heuristic_config = trial::safe_only(&heuristic.config, catalog);
+        let mut optimizer = make_optimizer(settings.optimizer, space, settings.seed)?;
+        if self.fits(deadline) {
+            self.events.phase("measuring the heuristic configuration");
+            if let Some(r) = self
+                .trial(1, "heuristic", &heuristic_config, limits, deadline, cancel)
+                .await?
+            {
+                // The heuristic, at its values of the searched knobs, is the model's first
+                // observation (its other knobs are not in the space, so this is a hint).
+                optimizer.observe(space.encode(&heuristic_config), r.outcome);
+            }
+        }
+
+        let mut importance = Vec::new();
+        let mut narrowed_to = Vec::new();
+        let mut search_trials = 0u32;
+        loop {
+            if settings.trials.is_some_and(|t| search_trials >= t) || !self.fits(deadline) {
+                break;
+            }
+            if let KnobSelection::Top(n) = settings.knobs {
+                let observed = optimizer
+                    .observations()
+                    .iter()
+                    .filter(|o| matches!(o.outcome, Outcome::Value(_)))
+                    .count();
+                if narrowed_to.is_empty() && n < space.dims() && observed >= (n + 2).max(4) {
+                    let (ranked, kept) = narrow(space, optimizer.as_ref(), n)?;
+                    self.events.note(format!(
+                        "narrowed to {} (Lasso ranking over {observed} trials)",
+                        kept.join(", ")
+                    ));
+                    *space = knob_space_of(&kept, catalog, hardware, settings)?;
+                    let mut next = make_optimizer(settings.optimizer, space, settings.seed)?;
+                    for t in &self.tried {
+                        if t.record.id == 0 {
+                            continue;
+                        }
+                        let outcome = match t.score {
+                            Some(s) => Outcome::Value(s),
+                            None => Outcome::Failed("failed before narrowing".into()),
+                        };
+                        next.observe(space.encode(&t.config), outcome);
+                    }
+                    optimizer = next;
+                    importance = ranked;
+                    narrowed_to = kept;
+                }
+            }
+            let id = self.tried.len().max(2);
+            let point = optimizer.suggest();
+            let config = space.decode(&point)?;
+            self.events
+                .phase(format!("trial {id}: applying and measuring"));
+            let Some(r) = self
+                .trial(id, &id.to_string(), &config, limits, deadline, cancel)
+                .await?
+            else {
+                break;
+            };
+            optimizer.observe(point, r.outcome);
+            search_trials += 1;
+        }
+        Ok((importance, narrowed_to))
+    }
+
+    /// Whether one more measurement and the gate's minimum rounds fit before the deadline.
+    fn fits(&self, deadline: Instant) -> bool {
+        let reserve = self.slot_cost * (2 * GATE_MIN_ROUNDS as u32);
+        Instant::now() + self.slot_cost + reserve <= deadline
+    }
+
+    /// After Ctrl-C or a failure: the staging server back in its original configuration.
+    async fn restore_after_interrupt(&mut self) {
+        let original = Config::new();
+        let restore = self.bench.staging.apply(&original);
+        match tokio::time::timeout(Duration::from_secs(120), restore).await {
+            Ok(Ok(_)) => self
+                .events
+                .note("staging restored to its original configuration"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not restore the staging configuration"),
+            Err(_) => tracing::warn!("restoring the staging configuration timed out"),
+        }
+    }
+}
+
+/// Rank the space's knobs on what was observed and keep the top `n`.
+fn narrow(
+    space: &Space,
+    optimizer: &(dyn Optimizer + Send),
+    n: usize,
+) -> Result<(Vec<KnobImportance>, Vec<String>)> {
+    let (xs, ys): (Vec<Vec<f64>>, Vec<f64>) = optimizer
+        .observations()
+        .iter()
+        .filter_map(|o| match o.outcome {
+            Outcome::Value(v) => Some((o.point.clone(), v)),
+            Outcome::Failed(_) => None,
+        })
+        .unzip();
+    let ranking = lasso_ranking(&search_space(space)?, &xs, &ys)?;
+    let names: Vec<String> = space
+        .dimensions()
+        .iter()
+        .map(|d| d.knob.name.clone())
+        .collect();
+    let ranked: Vec<KnobImportance> = ranking
+        .iter()
+        .map(|imp| KnobImportance {
+            name: names[imp.dim].clone(),
+            score: imp.score,
+        })
+        .collect();
+    let kept = ranked.iter().take(n).map(|k| k.name.clone()).collect();
+    Ok((ranked, kept))
+}
+
+fn knob_space_of(
+    names: &[String],
+    catalog: &[Knob],
+    hardware: Hardware,
+    settings: &TuneSettings,
+) -> Result<Space> {
+    Ok(Space::new(
+        catalog,
+        &SpaceOptions {
+            knobs: names.to_vec(),
+            hardware,
+            allow_durability_risk: settings.allow_durability_risk,
+        },
+    )?)
+}
+
+fn describe_knobs(record: &TrialRecord) -> String {
+    record
+        .knobs
+        .iter()
+        .map(|k| format!("{}={}", k.name, k.value))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn create_database(sandbox: &Sandbox) -> Result<()> {
+    let url = sandbox.url().parse()?;
+    match sandbox.engine() {
+        Engine::Postgres => {
+            connect_postgres(&url)
+                .await?
+                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
+                .await?
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            connect_mysql(&url)
+                .await?
+                .query_drop(format!("CREATE DATABASE {DATABASE}"))
+                .await?
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_grows_with_the_budget_and_stays_within_bounds() {
+        let short = plan_window(Duration::from_secs(60), None, true);
+        let long = plan_window(Duration::from_secs(1800), None, true);
+        assert_eq!(short.measure, Duration::from_secs(5));
+        assert!(long.measure > short.measure && long.measure <= Duration::from_secs(60));
+        assert!(long.warmup >= short.warmup && long.warmup <= Duration::from_secs(20));
+        // More trials in the same time: shorter measurements.
+        let many = plan_window(Duration::from_secs(600), Some(30), false);
+        let few = plan_window(Duration::from_secs(600), Some(3), false);
+        assert!(many.measure < few.measure, "{many:?} vs {few:?}");
+    }
+}
