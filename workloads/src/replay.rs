@@ -459,6 +459,27 @@ impl Session for ReplaySession {
             .cumulative
             .partition_point(|c| *c <= x)
             .min(self.transactions.len() - 1);
+        self.execute(index, rng, false).await?;
+        Ok(index)
+    }
+}
+
+impl ReplaySession {
+    /// Run the transaction at `index` (in the workload's order) once, with parameters drawn
+    /// from `rng`; returns the rows its statements returned.
+    pub async fn run_transaction(&mut self, index: usize, rng: &mut StdRng) -> Result<u64> {
+        self.execute(index, rng, true).await
+    }
+
+    /// Run one transaction; MySQL/MariaDB rows are counted only when asked (the benchmark
+    /// path drops them unread into rows).
+    async fn execute(&mut self, index: usize, rng: &mut StdRng, count: bool) -> Result<u64> {
+        if index >= self.transactions.len() {
+            return Err(WorkloadError::Run(format!(
+                "no transaction {index}: the workload has {}",
+                self.transactions.len()
+            )));
+        }
         // Each parameter once per transaction: its statements see the same values.
         let mut values: BTreeMap<&str, ParamValue> = BTreeMap::new();
         for p in self.transactions[index].iter() {
@@ -487,6 +508,7 @@ impl Session for ReplaySession {
                         })
                         .collect()
                 };
+                let mut rows = 0;
                 if grouped {
                     wire.simple("BEGIN").await?;
                     let mut outcome = Ok(());
@@ -496,7 +518,7 @@ impl Session for ReplaySession {
                                 Ok(args) => {
                                     let refs: Vec<&(dyn ToSql + Sync)> =
                                         args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                                    wire.execute(stmt, &refs).await.map(|_| ())
+                                    wire.execute(stmt, &refs).await.map(|n| rows += n)
                                 }
                                 Err(e) => Err(e),
                             };
@@ -520,8 +542,9 @@ impl Session for ReplaySession {
                     let args = bind(stmt, names)?;
                     let refs: Vec<&(dyn ToSql + Sync)> =
                         args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                    wire.execute(stmt, &refs).await?;
+                    rows = wire.execute(stmt, &refs).await?;
                 }
+                Ok(rows)
             }
             Conn::Mysql(conn) => {
                 let bind = |names: &[String]| -> Vec<mysql_async::Value> {
@@ -539,14 +562,22 @@ impl Session for ReplaySession {
                         })
                         .collect()
                 };
+                type Row = mysql_async::Row;
+                let mut rows = 0;
                 if grouped {
                     let mut tx = conn
                         .start_transaction(mysql_async::TxOpts::default())
                         .await?;
                     for p in statements {
                         match p {
+                            Prepared::Mysql { stmt, names } if count => {
+                                rows += tx.exec::<Row, _, _>(stmt, bind(names)).await?.len() as u64
+                            }
                             Prepared::Mysql { stmt, names } => {
                                 tx.exec_drop(stmt, bind(names)).await?
+                            }
+                            Prepared::MysqlText { pieces } if count => {
+                                rows += tx.query::<Row, _>(text(pieces)).await?.len() as u64
                             }
                             Prepared::MysqlText { pieces } => tx.query_drop(text(pieces)).await?,
                             Prepared::Postgres { .. } => {}
@@ -555,8 +586,14 @@ impl Session for ReplaySession {
                     tx.commit().await?;
                 } else {
                     match statements.first() {
+                        Some(Prepared::Mysql { stmt, names }) if count => {
+                            rows = conn.exec::<Row, _, _>(stmt, bind(names)).await?.len() as u64
+                        }
                         Some(Prepared::Mysql { stmt, names }) => {
                             conn.exec_drop(stmt, bind(names)).await?
+                        }
+                        Some(Prepared::MysqlText { pieces }) if count => {
+                            rows = conn.query::<Row, _>(text(pieces)).await?.len() as u64
                         }
                         Some(Prepared::MysqlText { pieces }) => {
                             conn.query_drop(text(pieces)).await?
@@ -564,9 +601,9 @@ impl Session for ReplaySession {
                         _ => {}
                     }
                 }
+                Ok(rows)
             }
         }
-        Ok(index)
     }
 }
 
