@@ -244,3 +244,35 @@ async fn postgres_and_mariadb_agree() {
     }
     assert!(differ.is_empty(), "{differ:#?}");
 }
+
+/// By hand, at another scale factor: `TPCH_SF=0.1 cargo test -p workloads --test tpch --
+/// --ignored --nocapture` prints each engine's load time and each query's time (one draw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes of load and queries; run by hand with TPCH_SF"]
+async fn load_and_time_at_tpch_sf() {
+    let sf: f64 = std::env::var("TPCH_SF")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.1);
+    for engine in [Engine::Postgres, Engine::Mariadb] {
+        let (_sandbox, url) = start(engine).await;
+        let b = Builtin::with_scale("tpch", sf).unwrap();
+        let load = b.load(&url).await.unwrap();
+        eprintln!(
+            "{engine} tpch SF {sf}: loaded {} rows in {:.1} s",
+            load.rows, load.seconds
+        );
+        for (table, want, got) in b.row_counts(&url).await.unwrap() {
+            eprintln!("{engine}   {table}: {got} rows (tpchgen: {want})");
+            assert_eq!(want, got, "{table}");
+        }
+        if engine == Engine::Mariadb {
+            set_mariadb_timeout(&url).await;
+        }
+        for (name, result, seconds) in run_each(&b.spec().unwrap(), &url, 1).await {
+            match result {
+                Ok(rows) => eprintln!("{engine} {name}: {rows} rows in {seconds:.2} s"),
+                Err(e) => eprintln!("{engine} {name}: {e} after {seconds:.1} s"),
+            }
+        }
+    }
+}
