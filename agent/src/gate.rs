@@ -1,7 +1,10 @@
 //! The safe-apply gate on staging: the baseline and the candidate measured interleaved in
-//! rounds (A B, then B A, …), each arm through the same apply, restart or reload, checkpoint
-//! and warm-up ([`crate::tune`]'s measurement path), until the decision is clear or the time is
-//! up. The statistics are pure and live in [`models::gate`]; this module only runs the rounds.
+//! rounds (A B, then B A, …), each arm through the same apply, restart or reload, vacuum,
+//! checkpoint and warm-up ([`crate::tune`]'s measurement path), until the decision is clear or
+//! the time is up. Decisions are taken only after an even number of rounds, so that each
+//! order is used equally often and a drift over the run favours neither arm (identical runs
+//! here drifted by up to a third over a minute). The statistics are pure and live in
+//! [`models::gate`]; this module only runs the rounds.
 
 use std::time::{Duration, Instant};
 
@@ -57,10 +60,14 @@ pub async fn run(
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
     };
-    let min_rounds = plan.min_rounds.max(2);
-    while pairs.len() < plan.max_rounds.max(min_rounds) {
+    let even = |n: usize| n + n % 2;
+    let min_rounds = even(plan.min_rounds.max(2));
+    let max_rounds = even(plan.max_rounds).max(min_rounds);
+    while pairs.len() < max_rounds {
         let round = pairs.len();
-        if Instant::now() + plan.slot_cost * 2 > plan.deadline {
+        // Rounds come in pairs (A B, B A): a pair starts only if both fit.
+        let needed = if round % 2 == 0 { 4 } else { 2 };
+        if Instant::now() + plan.slot_cost * needed > plan.deadline {
             if round < min_rounds {
                 events.note(format!(
                     "gate: time for {round} of {min_rounds} rounds only"
@@ -117,7 +124,7 @@ pub async fn run(
         ));
         outcome.baseline_runs.push(base.measurement);
         outcome.candidate_runs.push(cand.measurement);
-        if pairs.len() >= min_rounds {
+        if pairs.len() >= min_rounds && pairs.len() % 2 == 0 {
             let evidence = decide(&pairs, settings)?;
             let done = evidence.decision != Decision::Inconclusive;
             outcome.evidence = Some(evidence);
@@ -127,6 +134,11 @@ pub async fn run(
         }
     }
     if outcome.evidence.is_none() && pairs.len() >= 2 {
+        // Fewer rounds than planned, but balanced: a decision, with the wide interval of
+        // few rounds.
+        pairs.truncate(pairs.len() - pairs.len() % 2);
+        outcome.baseline_runs.truncate(pairs.len());
+        outcome.candidate_runs.truncate(pairs.len());
         outcome.evidence = Some(decide(&pairs, settings)?);
     }
     if outcome.evidence.is_none() {

@@ -108,12 +108,15 @@ impl Staging {
         Ok(())
     }
 
-    /// Bring the server to the same state before every measurement: on PostgreSQL a
+    /// Bring the server to the same state before every measurement. On PostgreSQL: VACUUM
+    /// the workload's database (as pgbench does before each run: dead tuples left by the
+    /// previous run made identical runs drift down by a third over a minute here), then a
     /// checkpoint, so that every arm starts with the same full-page-write debt (after a
     /// restart's shutdown checkpoint every first change of a page writes a full page).
-    pub async fn settle(&self) -> Result<(), StagingError> {
+    pub async fn settle(&self, database: &str) -> Result<(), StagingError> {
         if self.engine == Engine::Postgres {
-            let client = connect_postgres(&self.url("postgres")?).await?;
+            let client = connect_postgres(&self.url(database)?).await?;
+            client.batch_execute("VACUUM").await?;
             client.batch_execute("CHECKPOINT").await?;
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! How a session measures a configuration. Every measurement — the default, each trial, each
 //! arm of each gate round — takes the same path, so that none is measured in a state the
 //! others were not: apply (with a restart for every configuration when the space has restart
-//! knobs), settle (a checkpoint on PostgreSQL), warm up, then measure with the driver between
+//! knobs), settle (VACUUM and a checkpoint on PostgreSQL), warm up, then measure with the driver between
 //! two telemetry snapshots.
 
 use std::collections::BTreeMap;
@@ -101,7 +101,10 @@ impl Bench {
             .apply_with(config, self.restart_each)
             .await
             .map_err(MeasureError::Apply)?;
-        self.staging.settle().await.map_err(MeasureError::Apply)?;
+        self.staging
+            .settle(DATABASE)
+            .await
+            .map_err(MeasureError::Apply)?;
         self.runs += 1;
         let options = DriverOptions::closed(
             self.clients,

@@ -14,7 +14,7 @@
 //! - `output`: the plan and the report of a finished session.
 
 mod events;
-pub(crate) mod measure;
+pub mod measure;
 mod output;
 mod session;
 pub mod space;

@@ -38,8 +38,8 @@ use crate::staging::Staging;
 use crate::BadInput;
 
 /// Gate rounds before its first decision, and at most.
-const GATE_MIN_ROUNDS: usize = 3;
-const GATE_MAX_ROUNDS: usize = 6;
+const GATE_MIN_ROUNDS: usize = 4;
+const GATE_MAX_ROUNDS: usize = 8;
 
 /// A finished session.
 #[derive(Debug)]
@@ -345,12 +345,12 @@ pub async fn run(
 }
 
 /// How long each measurement warms up and measures, from the time left after setup: about
-/// 12 measurement slots (the default, the heuristic, the search, the gate's rounds) unless
+/// 16 measurement slots (the default, the heuristic, the search, the gate's rounds) unless
 /// `--trials` says how many.
 fn plan_window(remaining: Duration, trials: Option<u32>, restart_each: bool) -> Window {
     let slots = match trials {
         Some(t) => 2.0 + f64::from(t) + 2.0 * GATE_MIN_ROUNDS as f64,
-        None => 12.0,
+        None => 16.0,
     };
     let overhead = if restart_each { 3.5 } else { 1.5 };
     let usable = (remaining.as_secs_f64() / slots - overhead).max(0.0);
@@ -532,8 +532,13 @@ impl Session {
                 }
             }
             let id = self.tried.len().max(2);
-            let point = optimizer.suggest();
-            let config = space.decode(&point)?;
+            let Some((point, config)) = self.next_untried(optimizer.as_mut(), space, catalog)?
+            else {
+                self.events.note(
+                    "every suggestion repeats a configuration already measured: the space is exhausted",
+                );
+                break;
+            };
             self.events
                 .phase(format!("trial {id}: applying and measuring"));
             let Some(r) = self
@@ -546,6 +551,37 @@ impl Session {
             search_trials += 1;
         }
         Ok((importance, narrowed_to))
+    }
+
+    /// The optimizer's next suggestion that is not a configuration already measured (servers
+    /// see the same values: small integer and categorical spaces make repeats common). A
+    /// repeat is told the outcome it had, and the optimizer asked again; `None` after ten
+    /// repeats in a row.
+    fn next_untried(
+        &self,
+        optimizer: &mut (dyn Optimizer + Send),
+        space: &Space,
+        catalog: &[Knob],
+    ) -> Result<Option<(Vec<f64>, Config)>> {
+        for _ in 0..10 {
+            let point = optimizer.suggest();
+            let config = space.decode(&point)?;
+            let seen = self
+                .tried
+                .iter()
+                .find(|t| t.config.diff(&config, catalog).is_empty());
+            match seen {
+                None => return Ok(Some((point, config))),
+                Some(t) => {
+                    let outcome = match t.score {
+                        Some(s) => Outcome::Value(s),
+                        None => Outcome::Failed("failed earlier".into()),
+                    };
+                    optimizer.observe(point, outcome);
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Whether one more measurement and the gate's minimum rounds fit before the deadline.

@@ -1,0 +1,89 @@
+//! The gate on a real sandbox: it accepts a real gain, rejects a planted regression, and calls
+//! identical configurations (A/A) never an improvement.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use agent::gate::{self, GatePlan};
+use agent::staging::Staging;
+use agent::tune::measure::{Bench, Window, DATABASE};
+use agent::tune::{Events, Objective};
+use knobs::{catalog, Config, Engine};
+use models::gate::{Decision, GateSettings};
+use tokio_util::sync::CancellationToken;
+use workloads::builtin::Builtin;
+use workloads::replay::Replay;
+use workloads::Sandbox;
+
+async fn bench() -> Bench {
+    let sandbox = tokio::task::spawn_blocking(|| Sandbox::start(Engine::Postgres))
+        .await
+        .unwrap()
+        .unwrap();
+    let url: workloads::TargetUrl = sandbox.url().parse().unwrap();
+    workloads::target::connect_postgres(&url)
+        .await
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
+        .await
+        .unwrap();
+    let staging = Staging::new(sandbox, catalog::for_engine(Engine::Postgres).unwrap());
+    let builtin = Builtin::new("tpcb", 2).unwrap();
+    let db = staging.url(DATABASE).unwrap();
+    builtin.load(&db).await.unwrap();
+    let replay = Replay::new(&builtin.spec().unwrap(), &db).await.unwrap();
+    let window = Window {
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(5),
+    };
+    Bench::new(staging, replay, 4, window, false, Objective::Throughput, 1)
+}
+
+async fn verdict(bench: &mut Bench, candidate: &[(&str, &str)]) -> models::gate::GateEvidence {
+    let cat = catalog::for_engine(Engine::Postgres).unwrap();
+    let candidate = Config::parse_pairs(&cat, candidate.iter().copied()).unwrap();
+    let plan = GatePlan {
+        min_rounds: 4,
+        max_rounds: 4,
+        deadline: Instant::now() + Duration::from_secs(600),
+        slot_cost: Duration::from_secs(8),
+        p99_limit_ms: None,
+    };
+    let outcome = gate::run(
+        bench,
+        &Config::new(),
+        &candidate,
+        &GateSettings::default(),
+        plan,
+        &Events::none(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+    assert_eq!(outcome.baseline_runs.len(), 4);
+    outcome.evidence.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_accepts_a_gain_rejects_a_regression_and_never_accepts_a_a() {
+    let mut bench = bench().await;
+    let same = verdict(&mut bench, &[]).await;
+    assert_ne!(same.decision, Decision::Accept, "A/A accepted: {same:?}");
+
+    // Skipping the WAL flush at commit: tens of percent on this write workload (durability
+    // traded: the gate measures; the session's space decides what may be searched).
+    let gain = verdict(&mut bench, &[("synchronous_commit", "off")]).await;
+    assert_eq!(gain.decision, Decision::Accept, "{gain:?}");
+    assert!(gain.score.low > 1.02, "{gain:?}");
+
+    // A planted regression: every commit waits 1 ms for company that never comes.
+    let loss = verdict(
+        &mut bench,
+        &[("commit_delay", "1000"), ("commit_siblings", "1")],
+    )
+    .await;
+    assert_eq!(loss.decision, Decision::Reject, "{loss:?}");
+    assert!(loss.score.high < 1.0, "{loss:?}");
+}
