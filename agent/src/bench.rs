@@ -29,7 +29,7 @@ pub enum Where {
 pub struct BenchOptions {
     pub place: Where,
     pub workload: String,
-    pub scale: u32,
+    pub scale: f64,
     pub clients: Option<usize>,
     /// Client threads (default: one per core).
     pub threads: Option<usize>,
@@ -59,18 +59,45 @@ pub struct BenchResult {
     pub engine: String,
     pub server_version: String,
     pub load: Option<LoadReport>,
+    /// Units of work per second: the mean over the window and the spread of its per-second
+    /// samples.
+    pub throughput: Throughput,
     pub measurement: Measurement,
     pub fidelity: Vec<Fidelity>,
 }
 
+/// Throughput with its spread.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub mean: f64,
+    pub stdev: f64,
+    pub min: f64,
+    pub max: f64,
+    pub seconds: usize,
+}
+
+impl Throughput {
+    pub fn of(m: &Measurement) -> Throughput {
+        let s = models::stats::Summary::of(&m.per_second);
+        Throughput {
+            mean: m.throughput(),
+            stdev: s.map(|s| s.stdev).unwrap_or(0.0),
+            min: s.map(|s| s.min).unwrap_or(0.0),
+            max: s.map(|s| s.max).unwrap_or(0.0),
+            seconds: m.per_second.len(),
+        }
+    }
+}
+
 /// A built-in name, or a workload file.
-pub fn resolve_workload(name: &str, scale: u32) -> Result<(WorkloadSpec, Option<Builtin>)> {
+pub fn resolve_workload(name: &str, scale: f64) -> Result<(WorkloadSpec, Option<Builtin>)> {
     let looks_like_file = name.ends_with(".toml") || name.ends_with(".json") || name.contains('/');
     if looks_like_file || Path::new(name).is_file() {
         let spec = WorkloadSpec::load(Path::new(name)).map_err(|e| BadInput(e.to_string()))?;
         return Ok((spec, None));
     }
-    let builtin = Builtin::new(name, scale).map_err(|e| BadInput(format!("--workload: {e}")))?;
+    let builtin =
+        Builtin::with_scale(name, scale).map_err(|e| BadInput(format!("--workload: {e}")))?;
     Ok((builtin.spec()?, Some(builtin)))
 }
 
@@ -112,7 +139,7 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
     let mut load = None;
     if let Some(b) = &builtin {
         if options.load || matches!(options.place, Where::Sandbox(_)) {
-            progress.set_message(format!("loading {} at scale {}", b.name, b.scale));
+            progress.set_message(format!("loading {} at scale {}", b.name, b.scale_factor()));
             load = Some(
                 b.load(&url)
                     .await
@@ -152,6 +179,7 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
         engine: engine.display_name().to_string(),
         server_version,
         load,
+        throughput: Throughput::of(&measurement),
         measurement,
         fidelity,
     })

@@ -66,7 +66,7 @@ pub async fn run(
     while pairs.len() < max_rounds {
         let round = pairs.len();
         // Rounds come in pairs (A B, B A): a pair starts only if both fit.
-        let needed = if round % 2 == 0 { 4 } else { 2 };
+        let needed = if round.is_multiple_of(2) { 4 } else { 2 };
         if Instant::now() + plan.slot_cost * needed > plan.deadline {
             if round < min_rounds {
                 events.note(format!(
@@ -124,7 +124,7 @@ pub async fn run(
         ));
         outcome.baseline_runs.push(base.measurement);
         outcome.candidate_runs.push(cand.measurement);
-        if pairs.len() >= min_rounds && pairs.len() % 2 == 0 {
+        if pairs.len() >= min_rounds && pairs.len().is_multiple_of(2) {
             let evidence = decide(&pairs, settings)?;
             let done = evidence.decision != Decision::Inconclusive;
             outcome.evidence = Some(evidence);

@@ -18,10 +18,10 @@ fn dbtuner(args: &[&str]) -> Output {
 
 #[test]
 fn bad_workloads_exit_2_naming_what_is_wrong() {
-    let out = dbtuner(&["bench", "--sandbox", "postgres", "--workload", "tpch"]);
+    let out = dbtuner(&["bench", "--sandbox", "postgres", "--workload", "tpcx"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tpch") && err.contains("ycsb-a"), "{err}");
+    assert!(err.contains("tpcx") && err.contains("ycsb-a"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("w.toml");
@@ -110,6 +110,22 @@ async fn bench_then_capture_then_replay_the_capture() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(result["measurement"]["committed"].as_u64().unwrap() > 0);
     assert_eq!(result["load"]["rows"], 100_011);
+    // Throughput is stated with its spread, consistent with the raw figures.
+    let t = &result["throughput"];
+    let committed = result["measurement"]["committed"].as_f64().unwrap();
+    let secs = result["measurement"]["duration_secs"].as_f64().unwrap();
+    assert!(
+        (t["mean"].as_f64().unwrap() - committed / secs).abs() < 1e-6,
+        "{t}"
+    );
+    assert!(
+        t["stdev"].as_f64().unwrap() >= 0.0 && t["seconds"].as_u64().unwrap() >= 1,
+        "{t}"
+    );
+    assert!(
+        t["min"].as_f64().unwrap() <= t["max"].as_f64().unwrap(),
+        "{t}"
+    );
 
     // Capture while select-only runs in the background, then replay the capture.
     let load = {

@@ -77,8 +77,9 @@ pub struct BenchArgs {
     /// Built-in (tpcb, select-only, tpcc, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap) or a workload file.
     #[arg(long)]
     pub workload: String,
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub scale: u32,
+    /// Data set scale (tpch: the TPC-H scale factor, e.g. 0.1).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
     /// Client connections (default: the workload's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub clients: Option<u32>,

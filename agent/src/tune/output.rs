@@ -48,7 +48,7 @@ pub struct Written {
     pub plan_path: Option<PathBuf>,
 }
 
-const METHOD: &str = "Student-t interval over the rounds' log ratios (each round: default and candidate measured next to each other, order alternating, both through the same apply/restart, checkpoint and warm-up)";
+const METHOD: &str = "Student-t interval over the rounds' log ratios (each round: default and candidate measured next to each other, order alternating and balanced, both through the same apply/restart, vacuum, checkpoint and warm-up)";
 
 pub async fn write(
     cx: &Context<'_>,
@@ -323,7 +323,7 @@ fn notes(cx: &Context<'_>) -> Vec<String> {
     let s = cx.settings;
     let mut notes = vec![
         format!(
-            "Each measurement: {} clients, {:.0} s of warm-up, then {:.0} s measured; {}, then a checkpoint, before each.",
+            "Each measurement: {} clients, {:.0} s of warm-up, then {:.0} s measured; {}; then VACUUM and a checkpoint (PostgreSQL) before each.",
             s.clients,
             cx.window.warmup.as_secs_f64(),
             cx.window.measure.as_secs_f64(),

@@ -62,9 +62,7 @@ struct Tried {
 
 /// Validate what can be validated before anything starts: knob names and their space.
 pub fn check_settings(settings: &TuneSettings, hardware: Hardware) -> Result<(), BadInput> {
-    let engine = match settings.staging {
-        StagingChoice::Sandbox(e) => e,
-    };
+    let StagingChoice::Sandbox(engine) = settings.staging;
     let WorkloadChoice::Builtin { name, scale } = &settings.workload;
     Builtin::with_scale(name, *scale).map_err(|e| BadInput(format!("--workload: {e}")))?;
     if settings.trials == Some(0) {
