@@ -12,7 +12,9 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
             "--engine",
             engine,
             "--minutes",
-            "1",
+            "3",
+            "--scale",
+            "2",
             "--json",
             "--out",
         ])

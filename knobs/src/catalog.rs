@@ -96,31 +96,6 @@ pub fn all_versions(engine: Engine) -> Result<Vec<Knob>> {
         .collect()
 }
 
-/// The names the demo searches by default on each engine (all durability-safe and relevant to
-/// a write-heavy OLTP workload); with `--allow-durability-risk` the commit-losing knobs of the
-/// catalog are added.
-pub fn demo_search_knobs(engine: Engine) -> &'static [&'static str] {
-    match engine {
-        Engine::Postgres => &[
-            "shared_buffers",
-            "max_wal_size",
-            "checkpoint_timeout",
-            "checkpoint_completion_target",
-            "wal_buffers",
-            "commit_delay",
-            "commit_siblings",
-        ],
-        Engine::Mysql | Engine::Mariadb => &[
-            "innodb_buffer_pool_size",
-            "innodb_log_file_size",
-            "innodb_log_buffer_size",
-            "innodb_io_capacity",
-            "innodb_flush_neighbors",
-            "innodb_adaptive_hash_index",
-        ],
-    }
-}
-
 /// Look a knob up by name (case-insensitive), with a "did you mean" on a miss.
 pub fn find<'a>(catalog: &'a [Knob], name: &str) -> Result<&'a Knob> {
     if let Some(knob) = catalog.iter().find(|k| k.name.eq_ignore_ascii_case(name)) {

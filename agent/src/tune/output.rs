@@ -60,6 +60,9 @@ pub async fn write(
     let mut notes = notes(cx);
     let mut validation = None;
     let mut evidence = None;
+    if gate.is_none() {
+        notes.push("No trial besides the default was measured against it: the time budget left no room for a trial and the gate's rounds; give more time (--time-budget, --minutes).".to_string());
+    }
     if let Some((best_id, outcome)) = &gate {
         if let Some(reason) = &outcome.failure {
             notes.push(format!("No verdict on trial {best_id}: {reason}."));

@@ -87,22 +87,15 @@ pub async fn evaluate(
     let engine = bench.staging.engine();
     if let Err(e) = MemoryEstimate::of(engine, config, &catalog).check(limits.memory_budget) {
         let reason = format!("refused before it was tried: {e}");
-        recorder
-            .trial(
-                id,
-                "rejected",
-                config,
-                serde_json::json!({ "reason": reason }),
-                None,
-            )
-            .await?;
-        return Ok(not_measured(
+        return not_measured(
+            recorder,
             id,
             label,
             config,
             &catalog,
             TrialStatus::Rejected { reason },
-        ));
+        )
+        .await;
     }
     let run = match bench.run(config).await {
         Ok(run) => run,
@@ -113,22 +106,15 @@ pub async fn evaluate(
             if !e.is_infeasible() {
                 bench.recover().await?;
             }
-            recorder
-                .trial(
-                    id,
-                    "failed",
-                    config,
-                    serde_json::json!({ "reason": reason }),
-                    None,
-                )
-                .await?;
-            return Ok(not_measured(
+            return not_measured(
+                recorder,
                 id,
                 label,
                 config,
                 &catalog,
                 TrialStatus::Failed { reason },
-            ));
+            )
+            .await;
         }
     };
     let m = &run.measurement;
@@ -195,22 +181,34 @@ pub async fn evaluate(
     })
 }
 
-fn not_measured(
+/// Record a trial that was refused or failed before it was measured.
+async fn not_measured(
+    recorder: &Recorder,
     id: usize,
     label: &str,
     config: &Config,
     catalog: &[Knob],
     status: TrialStatus,
-) -> TrialResult {
-    let reason = match &status {
-        TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => reason.clone(),
-        TrialStatus::Measured => String::new(),
+) -> Result<TrialResult> {
+    let (name, reason) = match &status {
+        TrialStatus::Rejected { reason } => ("rejected", reason.clone()),
+        TrialStatus::Failed { reason } => ("failed", reason.clone()),
+        TrialStatus::Measured => ("failed", String::new()),
     };
-    TrialResult {
+    recorder
+        .trial(
+            id,
+            name,
+            config,
+            serde_json::json!({ "reason": reason }),
+            None,
+        )
+        .await?;
+    Ok(TrialResult {
         record: record(id, label, config, None, catalog, status, None),
         outcome: Outcome::Failed(reason),
         score: None,
-    }
+    })
 }
 
 /// The figures the report shows from a trial's telemetry.
