@@ -3,46 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
 use agent::apply::{self, ApplyError, ApplyOptions, ChangeStatus, Plan, SandboxRestarter, Store};
 use knobs::Engine;
-use mysql_async::prelude::Queryable;
-use workloads::{Sandbox, Target, TargetUrl};
+use workloads::{Sandbox, TargetUrl};
+
+mod common;
+use common::{all_settings, diff};
 
 async fn start(engine: Engine) -> Sandbox {
     tokio::task::spawn_blocking(move || Sandbox::start(engine))
         .await
         .unwrap()
         .unwrap()
-}
-
-/// Every setting the server reports (SHOW ALL / SHOW GLOBAL VARIABLES).
-async fn all_settings(url: &TargetUrl) -> BTreeMap<String, String> {
-    match Target::connect(url).await.unwrap() {
-        Target::Postgres { client, .. } => client
-            .query("SELECT name, setting FROM pg_settings", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect(),
-        Target::Mysql { mut conn, .. } => conn
-            .query::<(String, String), _>("SHOW GLOBAL VARIABLES")
-            .await
-            .unwrap()
-            .into_iter()
-            .collect(),
-    }
-}
-
-fn diff(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
-    before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k}: {v} -> {:?}", after.get(k)))
-        .collect()
 }
 
 async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]) {

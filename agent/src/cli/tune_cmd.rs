@@ -102,8 +102,6 @@ pub fn optimizer(a: OptimizerArg) -> OptimizerChoice {
 pub async fn run_session(settings: TuneSettings, json: bool) -> Result<ExitCode> {
     check_writable(&settings.out)?;
     let hardware = crate::hardware::detect();
-    // Everything that can be checked is checked before a server starts.
-    tune::session_check(&settings, hardware)?;
     let budget = settings.time_budget.as_secs();
     let progress = ProgressBar::new(budget);
     progress.set_style(
@@ -139,7 +137,6 @@ pub async fn run_session(settings: TuneSettings, json: bool) -> Result<ExitCode>
                     *slot = format!("  | best so far {score:.1} ± {spread:.1}");
                 }
             }
-            TuneEvent::Clock { .. } => {}
         })
     };
     let cancel = CancellationToken::new();

@@ -20,8 +20,6 @@ pub enum TuneEvent {
         /// Best score so far with its spread.
         best: Option<(f64, f64)>,
     },
-    /// How much of the time budget is used (seconds).
-    Clock { elapsed: u64, budget: u64 },
 }
 
 /// Where a session sends its events.

@@ -28,7 +28,7 @@ use models::gate::GateSettings;
 use workloads::Measurement;
 
 pub use events::{Events, TuneEvent};
-pub use session::{check_settings as session_check, run, TuneOutcome};
+pub use session::{run, TuneOutcome};
 pub use space::{KnobSelection, LoadKind};
 
 /// Where trials run.

@@ -60,6 +60,24 @@ struct Tried {
     score: Option<f64>,
 }
 
+impl Tried {
+    /// What the optimizer is told about this configuration.
+    fn outcome(&self) -> Outcome {
+        match self.score {
+            Some(s) => Outcome::Value(s),
+            None => Outcome::Failed("failed when it was tried".into()),
+        }
+    }
+}
+
+/// The best measured trial, the default (trial 0) left out unless `with_default`.
+fn best(tried: &[Tried], with_default: bool) -> Option<&Tried> {
+    tried
+        .iter()
+        .filter(|t| t.score.is_some() && (with_default || t.record.id != 0))
+        .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+}
+
 /// Validate what can be validated before anything starts: knob names and their space.
 pub fn check_settings(settings: &TuneSettings, hardware: Hardware) -> Result<(), BadInput> {
     let StagingChoice::Sandbox(engine) = settings.staging;
@@ -93,6 +111,15 @@ fn knob_space(
             settings.allow_durability_risk,
         ),
     };
+    space_of(names, catalog, hardware, settings)
+}
+
+fn space_of(
+    names: Vec<String>,
+    catalog: &[Knob],
+    hardware: Hardware,
+    settings: &TuneSettings,
+) -> Result<Space, BadInput> {
     Space::new(
         catalog,
         &SpaceOptions {
@@ -232,37 +259,20 @@ pub async fn run(
         tried: Vec::new(),
         slot_cost: Duration::ZERO,
         objective: settings.objective,
+        catalog: catalog.clone(),
+        engine: detected,
+        version,
+        hardware,
+        limits,
+        deadline,
     };
-    let result = session
-        .search(
-            settings, &mut space, &catalog, detected, version, hardware, limits, deadline, cancel,
-        )
-        .await;
-    let (importance, narrowed_to) = match result {
+    let (importance, narrowed_to) = match session.search(settings, &mut space, cancel).await {
         Ok(found) => found,
-        Err(e) => {
-            session.restore_after_interrupt().await;
-            let status = if e.is::<Interrupted>() {
-                "interrupted"
-            } else {
-                "failed"
-            };
-            let _ = session
-                .recorder
-                .repo
-                .finish_session(session_id, status)
-                .await;
-            return Err(e);
-        }
+        Err(e) => return Err(session.abandon(e).await),
     };
 
     // The gate: the search's best against the default, re-measured interleaved.
-    let best = session
-        .tried
-        .iter()
-        .filter(|t| t.record.id != 0 && t.score.is_some())
-        .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
-        .map(|t| (t.record.id, t.config.clone()));
+    let best = best(&session.tried, false).map(|t| (t.record.id, t.config.clone()));
     let mut gate_outcome = None;
     if let Some((best_id, best_config)) = &best {
         let plan = GatePlan {
@@ -280,15 +290,7 @@ pub async fn run(
         };
         match outcome {
             Ok(o) => gate_outcome = Some((*best_id, o)),
-            Err(e) => {
-                session.restore_after_interrupt().await;
-                let _ = session
-                    .recorder
-                    .repo
-                    .finish_session(session_id, "interrupted")
-                    .await;
-                return Err(e);
-            }
+            Err(e) => return Err(session.abandon(e).await),
         }
     }
     // Leave staging as it was found.
@@ -368,6 +370,13 @@ struct Session {
     /// The most expensive measurement so far (apply, warm-up, measure, telemetry).
     slot_cost: Duration,
     objective: super::Objective,
+    catalog: Vec<Knob>,
+    engine: Engine,
+    version: knobs::Version,
+    hardware: Hardware,
+    limits: Limits,
+    /// The end of the time budget.
+    deadline: Instant,
 }
 
 impl Session {
@@ -378,40 +387,23 @@ impl Session {
         id: usize,
         label: &str,
         config: &Config,
-        limits: Limits,
-        deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<Option<TrialResult>> {
         let started = Instant::now();
         let result = tokio::select! {
-            r = trial::evaluate(&mut self.bench, &self.recorder, id, label, config, limits) => r?,
+            r = trial::evaluate(&mut self.bench, &self.recorder, id, label, config, self.limits) => r?,
             _ = cancel.cancelled() => return Err(Interrupted(format!("during trial {id}")).into()),
-            _ = tokio::time::sleep_until(deadline.into()) => return Ok(None),
+            _ = tokio::time::sleep_until(self.deadline.into()) => return Ok(None),
         };
         self.slot_cost = self.slot_cost.max(started.elapsed());
-        let measured = result.score.map(|_| {
-            let m = result.record.throughput;
-            (
-                result.score.unwrap_or(0.0),
-                m.map(|f| f.stdev).unwrap_or(0.0),
-            )
-        });
+        let spread = |t: &TrialRecord| t.throughput.map(|f| f.stdev).unwrap_or(0.0);
+        let measured = result.score.map(|s| (s, spread(&result.record)));
         self.tried.push(Tried {
             record: result.record.clone(),
             config: config.clone(),
             score: result.score,
         });
-        let best = self
-            .tried
-            .iter()
-            .filter(|t| t.score.is_some())
-            .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
-            .map(|t| {
-                (
-                    t.score.unwrap_or(0.0),
-                    t.record.throughput.map(|f| f.stdev).unwrap_or(0.0),
-                )
-            });
+        let best = best(&self.tried, true).map(|t| (t.score.unwrap_or(0.0), spread(&t.record)));
         let summary = match &result.record.status {
             TrialStatus::Measured => format!(
                 "{} {:.1}, p99 {:.1} ms  [{}]",
@@ -436,23 +428,14 @@ impl Session {
 
     /// Baselines, then the optimizer until the stop policy says stop. Returns the knob
     /// importance (when it was computed) and the knobs the space was narrowed to.
-    #[allow(clippy::too_many_arguments)]
     async fn search(
         &mut self,
         settings: &TuneSettings,
         space: &mut Space,
-        catalog: &[Knob],
-        engine: Engine,
-        version: knobs::Version,
-        hardware: Hardware,
-        limits: Limits,
-        deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<(Vec<KnobImportance>, Vec<String>)> {
         self.events.phase("measuring the default configuration");
-        let default = self
-            .trial(0, "default", &Config::new(), limits, deadline, cancel)
-            .await?;
+        let default = self.trial(0, "default", &Config::new(), cancel).await?;
         match default {
             Some(r) if r.score.is_some() => {}
             Some(r) => anyhow::bail!(
@@ -471,20 +454,20 @@ impl Session {
             LoadKind::Reads | LoadKind::Mixed => Profile::Mixed,
         };
         let heuristic = knobs::heuristic::recommend(&HeuristicInput {
-            engine,
-            version,
-            memory_bytes: hardware.ram_bytes,
-            cpus: hardware.cpus,
+            engine: self.engine,
+            version: self.version,
+            memory_bytes: self.hardware.ram_bytes,
+            cpus: self.hardware.cpus,
             connections: None,
             storage: Storage::Ssd,
             profile,
         })?;
-        let heuristic_config = trial::safe_only(&heuristic.config, catalog);
+        let heuristic_config = trial::safe_only(&heuristic.config, &self.catalog);
         let mut optimizer = make_optimizer(settings.optimizer, space, settings.seed)?;
-        if self.fits(deadline) {
+        if self.fits() {
             self.events.phase("measuring the heuristic configuration");
             if let Some(r) = self
-                .trial(1, "heuristic", &heuristic_config, limits, deadline, cancel)
+                .trial(1, "heuristic", &heuristic_config, cancel)
                 .await?
             {
                 // The heuristic, at its values of the searched knobs, is the model's first
@@ -497,7 +480,7 @@ impl Session {
         let mut narrowed_to = Vec::new();
         let mut search_trials = 0u32;
         loop {
-            if settings.trials.is_some_and(|t| search_trials >= t) || !self.fits(deadline) {
+            if settings.trials.is_some_and(|t| search_trials >= t) || !self.fits() {
                 break;
             }
             if let KnobSelection::Top(n) = settings.knobs {
@@ -512,17 +495,10 @@ impl Session {
                         "narrowed to {} (Lasso ranking over {observed} trials)",
                         kept.join(", ")
                     ));
-                    *space = knob_space_of(&kept, catalog, hardware, settings)?;
+                    *space = space_of(kept.clone(), &self.catalog, self.hardware, settings)?;
                     let mut next = make_optimizer(settings.optimizer, space, settings.seed)?;
-                    for t in &self.tried {
-                        if t.record.id == 0 {
-                            continue;
-                        }
-                        let outcome = match t.score {
-                            Some(s) => Outcome::Value(s),
-                            None => Outcome::Failed("failed before narrowing".into()),
-                        };
-                        next.observe(space.encode(&t.config), outcome);
+                    for t in self.tried.iter().filter(|t| t.record.id != 0) {
+                        next.observe(space.encode(&t.config), t.outcome());
                     }
                     optimizer = next;
                     importance = ranked;
@@ -530,8 +506,7 @@ impl Session {
                 }
             }
             let id = self.tried.len().max(2);
-            let Some((point, config)) = self.next_untried(optimizer.as_mut(), space, catalog)?
-            else {
+            let Some((point, config)) = self.next_untried(optimizer.as_mut(), space)? else {
                 self.events.note(
                     "every suggestion repeats a configuration already measured: the space is exhausted",
                 );
@@ -539,10 +514,7 @@ impl Session {
             };
             self.events
                 .phase(format!("trial {id}: applying and measuring"));
-            let Some(r) = self
-                .trial(id, &id.to_string(), &config, limits, deadline, cancel)
-                .await?
-            else {
+            let Some(r) = self.trial(id, &id.to_string(), &config, cancel).await? else {
                 break;
             };
             optimizer.observe(point, r.outcome);
@@ -559,7 +531,6 @@ impl Session {
         &self,
         optimizer: &mut (dyn Optimizer + Send),
         space: &Space,
-        catalog: &[Knob],
     ) -> Result<Option<(Vec<f64>, Config)>> {
         for _ in 0..10 {
             let point = optimizer.suggest();
@@ -567,29 +538,38 @@ impl Session {
             let seen = self
                 .tried
                 .iter()
-                .find(|t| t.config.diff(&config, catalog).is_empty());
+                .find(|t| t.config.diff(&config, &self.catalog).is_empty());
             match seen {
                 None => return Ok(Some((point, config))),
-                Some(t) => {
-                    let outcome = match t.score {
-                        Some(s) => Outcome::Value(s),
-                        None => Outcome::Failed("failed earlier".into()),
-                    };
-                    optimizer.observe(point, outcome);
-                }
+                Some(t) => optimizer.observe(point, t.outcome()),
             }
         }
         Ok(None)
     }
 
     /// Whether one more measurement and the gate's minimum rounds fit before the deadline.
-    fn fits(&self, deadline: Instant) -> bool {
+    fn fits(&self) -> bool {
         let reserve = self.slot_cost * (2 * GATE_MIN_ROUNDS as u32);
-        Instant::now() + self.slot_cost + reserve <= deadline
+        Instant::now() + self.slot_cost + reserve <= self.deadline
     }
 
-    /// After Ctrl-C or a failure: the staging server back in its original configuration.
-    async fn restore_after_interrupt(&mut self) {
+    /// After Ctrl-C or a failure: staging back in its original configuration, the session
+    /// marked `interrupted` or `failed`; returns the error to report.
+    async fn abandon(&mut self, error: anyhow::Error) -> anyhow::Error {
+        self.restore_original().await;
+        let status = if error.is::<Interrupted>() {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        let session_id = self.recorder.session_id;
+        if let Err(e) = self.recorder.repo.finish_session(session_id, status).await {
+            tracing::warn!(error = %e, "could not mark the session {status}");
+        }
+        error
+    }
+
+    async fn restore_original(&mut self) {
         let original = Config::new();
         let restore = self.bench.staging.apply(&original);
         match tokio::time::timeout(Duration::from_secs(120), restore).await {
@@ -631,22 +611,6 @@ fn narrow(
         .collect();
     let kept = ranked.iter().take(n).map(|k| k.name.clone()).collect();
     Ok((ranked, kept))
-}
-
-fn knob_space_of(
-    names: &[String],
-    catalog: &[Knob],
-    hardware: Hardware,
-    settings: &TuneSettings,
-) -> Result<Space> {
-    Ok(Space::new(
-        catalog,
-        &SpaceOptions {
-            knobs: names.to_vec(),
-            hardware,
-            allow_durability_risk: settings.allow_durability_risk,
-        },
-    )?)
 }
 
 fn describe_knobs(record: &TrialRecord) -> String {
