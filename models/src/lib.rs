@@ -39,7 +39,8 @@
 //! - [`index`]: index-set selection (Extend, greedy, exhaustive) over a what-if oracle.
 //! - [`metrics`]: metric pruning (PCA + k-means) and workload mapping (decile binning).
 //! - [`gate`]: the safe-apply gate's decision over interleaved rounds (t interval of log ratios,
-//!   effect-size floor, p99 and per-query guards). [`stats`]: summaries and bootstrap ratios.
+//!   effect-size floor, p99 and per-query guards). [`watch`]: keep or revert a change that is
+//!   live, from telemetry intervals before and after it. [`stats`]: summaries and bootstrap ratios.
 //! - [`warp`]: output transforms (Yeo–Johnson) applied before the GP is fitted.
 //!
 //! Why our own GP rather than `egobox-gp`: the models here are small (≤ a few hundred
@@ -69,6 +70,7 @@ mod random;
 pub mod space;
 pub mod stats;
 pub mod warp;
+pub mod watch;
 
 pub use bo::{
     Acquisition, BatchStrategy, BayesOpt, BoSettings, SurrogateKind, AUTO_GP_MAX_DIMS,

@@ -10,6 +10,7 @@
 pub mod plan;
 pub mod restart;
 pub mod store;
+pub mod watch;
 
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use workloads::TargetUrl;
 
 use super::args::{ApplyArgs, RollbackArgs};
+use crate::apply::watch::{conclude, Sampler, WatchPlan};
 use crate::apply::{self, ApplyOptions, CommandRestarter, Plan, Restarter, Store};
 use crate::BadInput;
 
@@ -45,6 +46,32 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         memory_budget,
     };
+    let watch = match &args.watch {
+        Some(window) => {
+            let parse = |flag: &str, text: &str| {
+                humantime::parse_duration(text)
+                    .map_err(|e| BadInput(format!("--{flag} {text}: {e} (e.g. 30s, 10m)")))
+            };
+            Some(WatchPlan::new(
+                parse("watch", window)?,
+                parse("watch-interval", &args.watch_interval)?,
+            )?)
+        }
+        None => None,
+    };
+    // The baseline is taken just before the change, on the load the target has now.
+    let mut watching = None;
+    if let (Some(plan), false) = (&watch, args.dry_run) {
+        let mut sampler = Sampler::new(&url)?;
+        if !args.json {
+            eprintln!(
+                "watch: measuring a baseline for {}",
+                humantime::format_duration(plan.baseline)
+            );
+        }
+        let before = sampler.sample(plan.baseline, plan.interval).await?;
+        watching = Some((plan, sampler, before));
+    }
     let mut command = restarter(&args.restart_command);
     let outcome = apply::apply(
         &url,
@@ -54,14 +81,69 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
         &store,
     )
     .await?;
+    let mut watched = None;
+    if let Some((plan, mut sampler, before)) = watching.filter(|_| !outcome.record.knobs.is_empty())
+    {
+        store.audit(
+            &outcome.record,
+            "watch-start",
+            &format!(
+                "watching {} in {} intervals against a {} baseline ({} intervals)",
+                humantime::format_duration(plan.window),
+                humantime::format_duration(plan.interval),
+                humantime::format_duration(plan.baseline),
+                before.len()
+            ),
+        )?;
+        if !args.json {
+            eprintln!(
+                "watch: change applied; watching for {}",
+                humantime::format_duration(plan.window)
+            );
+        }
+        sampler.restart().await?;
+        let after = sampler.sample(plan.window, plan.interval).await?;
+        let mut report = conclude(before, after, plan)?;
+        if report.verdict.keep {
+            store.audit(&outcome.record, "watch-keep", &report.verdict.reason)?;
+        } else {
+            store.audit(&outcome.record, "watch-revert", &report.verdict.reason)?;
+            apply::rollback(
+                &url,
+                &outcome.record.id,
+                args.allow_restart,
+                command.as_mut().map(|c| c as &mut dyn Restarter),
+                &store,
+            )
+            .await?;
+            report.reverted = true;
+        }
+        watched = Some(report);
+    }
+    let reverted = watched.as_ref().is_some_and(|w| w.reverted);
+    let code = if reverted {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "change": outcome.record, "clamped": outcome.clamped, "warnings": outcome.warnings, "dry_run": args.dry_run })
+                &serde_json::json!({ "change": outcome.record, "clamped": outcome.clamped, "warnings": outcome.warnings, "dry_run": args.dry_run, "watch": watched })
             )?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
+    }
+    if let Some(w) = &watched {
+        let what = if w.reverted { "reverted" } else { "kept" };
+        println!(
+            "watch: change {} {what}: {}",
+            outcome.record.id, w.verdict.reason
+        );
+        if w.reverted {
+            return Ok(code);
+        }
     }
     for w in &outcome.warnings {
         eprintln!("warning: {w}");

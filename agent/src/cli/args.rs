@@ -136,6 +136,13 @@ pub struct ApplyArgs {
     /// Where change records and the audit log live (default $DBTUNER_STATE or ~/.dbtuner).
     #[arg(long)]
     pub state: Option<std::path::PathBuf>,
+    /// After applying, watch the target for this long (e.g. 10m) against a baseline taken just
+    /// before the change, and roll the change back on a significant regression.
+    #[arg(long)]
+    pub watch: Option<String>,
+    /// Telemetry interval of the watch.
+    #[arg(long, default_value = "10s", requires = "watch")]
+    pub watch_interval: String,
     #[arg(long)]
     pub json: bool,
 }
