@@ -84,6 +84,11 @@ impl Staging {
         self.engine
     }
 
+    /// Whether the staging server is still running.
+    pub fn is_running(&self) -> bool {
+        self.sandbox().is_running()
+    }
+
     pub fn catalog(&self) -> &[Knob] {
         &self.catalog
     }

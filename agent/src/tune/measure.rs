@@ -137,7 +137,22 @@ impl Bench {
     /// After a failed run (a crash, a lost connection): the server restarted with the
     /// configuration staging believes it has.
     pub async fn recover(&mut self) -> Result<(), StagingError> {
-        self.staging.restart().await
+        // After a crash the old server's backends may hold its shared memory for a moment,
+        // and a new postmaster refuses to start until they are gone: try a few times.
+        let mut last = None;
+        for attempt in 0..5u64 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+            match self.staging.restart().await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "restarting staging after a failure");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| StagingError::Rejected("no restart attempted".into())))
     }
 }
 

@@ -137,6 +137,10 @@ pub async fn evaluate(
     } else {
         TrialStatus::Measured
     };
+    if status != TrialStatus::Measured && !bench.staging.is_running() {
+        // The server died during the run (the driver saw its connections drop).
+        bench.recover().await?;
+    }
     let score = (status == TrialStatus::Measured).then(|| run.score(bench.objective));
     let outcome = match (&status, score) {
         (TrialStatus::Measured, Some(s)) => Outcome::Value(s),

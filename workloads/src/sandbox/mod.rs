@@ -171,6 +171,13 @@ impl Sandbox {
         self.settings.remove(name);
     }
 
+    /// Whether the server process is still running (false after a crash or a kill).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Stop the server cleanly and start it again with the current settings.
     pub fn restart(&mut self) -> Result<(), SandboxError> {
         self.stop();
@@ -253,7 +260,7 @@ impl Sandbox {
                 }
             }
             let ready = match self.engine {
-                Engine::Postgres => postgres::is_ready(&self.data_dir()),
+                Engine::Postgres => postgres::is_ready(&self.data_dir(), self.pid()),
                 Engine::Mysql | Engine::Mariadb => {
                     mariadb::is_ready(&self.log_path(), self.log_offset, self.port)
                 }

@@ -93,7 +93,16 @@ pub(crate) fn command(
 
 /// The postmaster writes "ready" as the 8th line of postmaster.pid once it accepts
 /// connections.
-pub(crate) fn is_ready(data_dir: &Path) -> bool {
-    std::fs::read_to_string(data_dir.join("postmaster.pid"))
-        .is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+/// The server `pid` says it is ready. The PID is checked: a postmaster killed with SIGKILL
+/// leaves its postmaster.pid behind, still saying "ready", and a restart must not take that
+/// for the new server's word.
+pub(crate) fn is_ready(data_dir: &Path, pid: Option<u32>) -> bool {
+    std::fs::read_to_string(data_dir.join("postmaster.pid")).is_ok_and(|text| {
+        let mut lines = text.lines();
+        let same_server = lines
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+            .is_some_and(|p| Some(p) == pid);
+        same_server && lines.nth(6).is_some_and(|l| l.trim() == "ready")
+    })
 }
