@@ -1,8 +1,9 @@
 //! The safe-apply gate on staging: the baseline and the candidate measured interleaved in
 //! rounds (A B, then B A, …), each arm through the same apply, restart or reload, vacuum,
 //! checkpoint and warm-up ([`crate::tune`]'s measurement path), until the decision is clear or
-//! the time is up. Decisions are taken only after an even number of rounds, so that each
-//! order is used equally often and a drift over the run favours neither arm (identical runs
+//! the time is up. Rounds come in pairs of opposite order (A B then B A, or B A then A B,
+//! drawn per pair from the seed); decisions are taken only after an even number of rounds, so
+//! that each order is used equally often and a drift over the run favours neither arm (identical runs
 //! here drifted by up to a third over a minute). The statistics are pure and live in
 //! [`models::gate`]; this module only runs the rounds.
 
@@ -30,6 +31,20 @@ pub struct GatePlan {
     pub slot_cost: Duration,
     /// The candidate's p99 must stay below this (ms).
     pub p99_limit_ms: Option<f64>,
+    /// Draws each pair of rounds' order (A B B A or B A A B).
+    pub seed: u64,
+}
+
+/// Whether the candidate runs first in `round`. Rounds come in pairs of opposite order; which
+/// order a pair starts with is drawn, so that no periodic disturbance of the machine can line
+/// up with a fixed pattern of arms.
+fn candidate_first(round: usize, seed: u64) -> bool {
+    // splitmix64 of the pair's index.
+    let mut z = seed.wrapping_add((round as u64 / 2).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let flip = (z ^ (z >> 31)) & 1 == 1;
+    (round % 2 == 1) != flip
 }
 
 /// The gate's result: a verdict with its evidence, or why there is none.
@@ -75,8 +90,8 @@ pub async fn run(
             }
             break;
         }
-        // Alternate the order so that drift within a round favours neither arm.
-        let candidate_first = round % 2 == 1;
+        // Opposite orders within each pair, so that drift favours neither arm.
+        let candidate_first = candidate_first(round, plan.seed);
         let mut arms = [None, None];
         for is_candidate in [candidate_first, !candidate_first] {
             if cancel.is_cancelled() {
@@ -160,4 +175,26 @@ pub async fn run(
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::candidate_first;
+
+    #[test]
+    fn each_pair_of_rounds_has_both_orders_and_pairs_differ() {
+        for seed in 0..20 {
+            for pair in 0..8 {
+                assert_ne!(
+                    candidate_first(2 * pair, seed),
+                    candidate_first(2 * pair + 1, seed)
+                );
+            }
+        }
+        let starts: Vec<bool> = (0..16).map(|p| candidate_first(2 * p, 1)).collect();
+        assert!(
+            starts.contains(&true) && starts.contains(&false),
+            "{starts:?}"
+        );
+    }
 }

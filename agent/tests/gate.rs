@@ -49,6 +49,7 @@ async fn verdict(bench: &mut Bench, candidate: &[(&str, &str)]) -> models::gate:
         deadline: Instant::now() + Duration::from_secs(600),
         slot_cost: Duration::from_secs(8),
         p99_limit_ms: None,
+        seed: 1,
     };
     let outcome = gate::run(
         bench,

@@ -336,3 +336,61 @@ fn a_server_killed_mid_trial_is_a_failed_trial_and_the_session_goes_on() {
         report["validation"]
     );
 }
+
+/// Ctrl-C during a trial: the session stops at once, says so, is marked interrupted in the
+/// repository, and leaves no sandbox behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_trial_stops_marks_the_session_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args([
+            "tune",
+            "--sandbox",
+            "postgres",
+            "--workload",
+            "tpcb",
+            "--scale",
+            "1",
+            "--time-budget",
+            "300s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Well inside the default configuration's measurement.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    assert!(sandbox_postmaster(pid).is_some(), "the sandbox is running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let repo = agent::repository::open(&dir.path().join("dbtuner.db").to_string_lossy())
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.session(1).await.unwrap().unwrap().status,
+        "interrupted"
+    );
+    assert!(
+        sandbox_postmaster(pid).is_none(),
+        "the sandbox was left behind"
+    );
+    assert!(!dir.path().join("plan.json").exists());
+}

@@ -281,6 +281,7 @@ pub async fn run(
             deadline,
             slot_cost: session.slot_cost,
             p99_limit_ms: settings.p99_limit_ms,
+            seed: settings.seed,
         };
         events.phase(format!("gate: trial {best_id} against the default"));
         let baseline = Config::new();
