@@ -35,7 +35,7 @@ async fn bench() -> Bench {
     let replay = Replay::new(&builtin.spec().unwrap(), &db).await.unwrap();
     let window = Window {
         warmup: Duration::from_secs(1),
-        measure: Duration::from_secs(5),
+        measure: Duration::from_secs(3),
     };
     Bench::new(staging, replay, 4, window, false, Objective::Throughput, 1)
 }
@@ -47,7 +47,7 @@ async fn verdict(bench: &mut Bench, candidate: &[(&str, &str)]) -> models::gate:
         min_rounds: 4,
         max_rounds: 4,
         deadline: Instant::now() + Duration::from_secs(600),
-        slot_cost: Duration::from_secs(8),
+        slot_cost: Duration::from_secs(6),
         p99_limit_ms: None,
         seed: 1,
     };

@@ -91,7 +91,7 @@ async fn a_short_tune_stores_its_verdict_and_its_plan_applies_and_rolls_back() {
                     "--trials",
                     "3",
                     "--time-budget",
-                    "200s",
+                    "160s",
                     "--json",
                 ],
                 &path,
@@ -107,7 +107,7 @@ async fn a_short_tune_stores_its_verdict_and_its_plan_applies_and_rolls_back() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        report["elapsed_secs"].as_f64().unwrap() <= 200.0,
+        report["elapsed_secs"].as_f64().unwrap() <= 160.0,
         "the budget is a hard limit"
     );
     let v = &report["validation"];
@@ -257,140 +257,4 @@ async fn a_short_tune_stores_its_verdict_and_its_plan_applies_and_rolls_back() {
         globals(&url).await == before,
         "a tampered plan changed the server"
     );
-}
-
-/// The PID in a sandbox's postmaster.pid, for the sandbox a dbtuner process started.
-fn sandbox_postmaster(dbtuner_pid: u32) -> Option<i32> {
-    let prefix = format!("dbtuner-sandbox-{dbtuner_pid}-");
-    std::fs::read_dir(std::env::temp_dir())
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .find_map(|e| {
-            let text = std::fs::read_to_string(e.path().join("data/postmaster.pid")).ok()?;
-            text.lines().next()?.trim().parse().ok()
-        })
-}
-
-/// Fault injection: the staging server is killed with SIGKILL in the middle of the search.
-/// The trial it hit is recorded as failed, the server is brought back, and the session goes
-/// on to the gate and its report.
-#[test]
-fn a_server_killed_mid_trial_is_a_failed_trial_and_the_session_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
-        .args([
-            "tune",
-            "--sandbox",
-            "postgres",
-            "--workload",
-            "tpcb",
-            "--scale",
-            "2",
-            "--knobs",
-            "shared_buffers,max_wal_size",
-            "--trials",
-            "4",
-            "--time-budget",
-            "120s",
-            "--json",
-            "--out",
-        ])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Setup and the two baselines take about 25 s (5 s measured per configuration, each after
-    // a restart): at 30 s the search's first trial is being measured.
-    std::thread::sleep(std::time::Duration::from_secs(30));
-    let pid = sandbox_postmaster(child.id()).expect("the sandbox's postmaster");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the session did not survive: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let trials = report["trials"].as_array().unwrap();
-    let failed: Vec<_> = trials
-        .iter()
-        .filter(|t| t["status"]["status"] == "failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "one trial was hit: {trials:?}");
-    let after_kill = trials
-        .iter()
-        .skip_while(|t| t["status"]["status"] != "failed")
-        .skip(1)
-        .filter(|t| t["status"]["status"] == "measured")
-        .count();
-    assert!(after_kill >= 1, "the session went on measuring: {trials:?}");
-    assert!(
-        report["validation"]["rounds"].as_u64().unwrap_or(0) >= 2,
-        "the gate ran on the restored server: {}",
-        report["validation"]
-    );
-}
-
-/// Ctrl-C during a trial: the session stops at once, says so, is marked interrupted in the
-/// repository, and leaves no sandbox behind.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_during_a_trial_stops_marks_the_session_and_cleans_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
-        .args([
-            "tune",
-            "--sandbox",
-            "postgres",
-            "--workload",
-            "tpcb",
-            "--scale",
-            "1",
-            "--time-budget",
-            "300s",
-            "--out",
-        ])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // Well inside the default configuration's measurement.
-    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
-    assert!(sandbox_postmaster(pid).is_some(), "the sandbox is running");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let started = std::time::Instant::now();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "took {:?} to stop",
-        started.elapsed()
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let repo = agent::repository::open(&dir.path().join("dbtuner.db").to_string_lossy())
-        .await
-        .unwrap();
-    assert_eq!(
-        repo.session(1).await.unwrap().unwrap().status,
-        "interrupted"
-    );
-    assert!(
-        sandbox_postmaster(pid).is_none(),
-        "the sandbox was left behind"
-    );
-    assert!(!dir.path().join("plan.json").exists());
 }

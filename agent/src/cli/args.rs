@@ -260,11 +260,16 @@ pub enum ObjectiveArg {
 pub struct TuneArgs {
     /// Start a throwaway sandbox of this engine, load the workload's data and tune it.
     /// (Tuning a named staging server with --target is not available yet.)
-    #[arg(long, value_enum)]
-    pub sandbox: SandboxEngine,
+    #[arg(long, value_enum, required_unless_present = "resume")]
+    pub sandbox: Option<SandboxEngine>,
     /// Built-in workload (tpcb, select-only, tpcc, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap, tpch).
-    #[arg(long)]
-    pub workload: String,
+    #[arg(long, required_unless_present = "resume")]
+    pub workload: Option<String>,
+    /// Continue an interrupted session of the repository in --out (its id, as `report`
+    /// and the repository show it) with the settings it had; --time-budget is the new
+    /// budget.
+    #[arg(long, conflicts_with_all = ["sandbox", "workload", "knobs", "trials", "optimizer", "objective"])]
+    pub resume: Option<i64>,
     /// Data set scale of the built-in (tpch: the TPC-H scale factor, e.g. 0.1).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,

@@ -39,6 +39,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         clients: args.clients as usize,
         allow_durability_risk: args.allow_durability_risk,
         gate: GateSettings::default(),
+        resume_from: None,
     };
     run_session(settings, args.json).await
 }

@@ -42,11 +42,18 @@ pub async fn run(args: TuneArgs) -> Result<ExitCode> {
             )))
         }
     };
+    if let Some(id) = args.resume {
+        let settings = tune::resume_settings(&args.out, id, time_budget).await?;
+        return run_session(settings, args.json).await;
+    }
+    let (Some(sandbox), Some(workload)) = (args.sandbox, args.workload.clone()) else {
+        return Err(BadInput("give --sandbox and --workload, or --resume ID".into()).into());
+    };
     let settings = TuneSettings {
         kind: "tune".into(),
-        staging: StagingChoice::Sandbox(args.sandbox.into()),
+        staging: StagingChoice::Sandbox(sandbox.into()),
         workload: WorkloadChoice::Builtin {
-            name: args.workload.clone(),
+            name: workload,
             scale: args.scale,
         },
         trials: args.trials,
@@ -68,6 +75,7 @@ pub async fn run(args: TuneArgs) -> Result<ExitCode> {
             max_query_regression: percent("max-query-regression", args.max_query_regression)?,
             ..GateSettings::default()
         },
+        resume_from: None,
     };
     run_session(settings, args.json).await
 }

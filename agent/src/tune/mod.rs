@@ -16,6 +16,7 @@
 mod events;
 pub mod measure;
 mod output;
+mod resume;
 mod session;
 pub mod space;
 mod trial;
@@ -28,18 +29,21 @@ use models::gate::GateSettings;
 use workloads::Measurement;
 
 pub use events::{Events, TuneEvent};
+pub use resume::resume_settings;
 pub use session::{run, TuneOutcome};
 pub use space::{KnobSelection, LoadKind};
 
 /// Where trials run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StagingChoice {
     /// A throwaway server dbtuner starts, loads and removes.
     Sandbox(Engine),
 }
 
 /// What load the trials replay.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WorkloadChoice {
     /// A built-in benchmark by name at a scale.
     Builtin { name: String, scale: f64 },
@@ -80,7 +84,8 @@ impl Objective {
 }
 
 /// Which optimizer proposes the trials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerChoice {
     /// A GP for small spaces, a random forest for large ones (`models::SurrogateKind::Auto`).
     Auto,
@@ -90,8 +95,9 @@ pub enum OptimizerChoice {
     Random,
 }
 
-/// Everything a session needs to know.
-#[derive(Debug, Clone)]
+/// Everything a session needs to know. Stored with the session, so that `--resume` can
+/// continue it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TuneSettings {
     /// "tune" or "demo": the session's kind in the repository and the report's title.
     pub kind: String,
@@ -111,6 +117,10 @@ pub struct TuneSettings {
     pub clients: usize,
     pub allow_durability_risk: bool,
     pub gate: GateSettings,
+    /// Continue this earlier session of the same repository: its trials are told to the
+    /// optimizer (and count toward `trials`) instead of being measured again.
+    #[serde(default)]
+    pub resume_from: Option<i64>,
 }
 
 /// The session was stopped by Ctrl-C, SIGTERM or its caller; staging was restored.

@@ -208,9 +208,23 @@ pub async fn run(
                 "clients": settings.clients,
                 "allow_durability_risk": settings.allow_durability_risk,
                 "gate": settings.gate,
+                "resumed_from": settings.resume_from,
+                "tune_settings": settings,
             }),
         })
         .await?;
+    let imported = match settings.resume_from {
+        Some(old) => {
+            let trials = super::resume::imported_trials(repo.as_ref(), old).await?;
+            repo.finish_session(old, "resumed").await?;
+            events.note(format!(
+                "resuming session {old}: {} of its trials carried over",
+                trials.len()
+            ));
+            trials
+        }
+        None => Vec::new(),
+    };
     let recorder = Recorder {
         repo,
         target_id,
@@ -266,7 +280,10 @@ pub async fn run(
         limits,
         deadline,
     };
-    let (importance, narrowed_to) = match session.search(settings, &mut space, cancel).await {
+    let (importance, narrowed_to) = match session
+        .search(settings, &mut space, &imported, cancel)
+        .await
+    {
         Ok(found) => found,
         Err(e) => return Err(session.abandon(e).await),
     };
@@ -433,6 +450,7 @@ impl Session {
         &mut self,
         settings: &TuneSettings,
         space: &mut Space,
+        imported: &[super::resume::Imported],
         cancel: &CancellationToken,
     ) -> Result<(Vec<KnobImportance>, Vec<String>)> {
         self.events.phase("measuring the default configuration");
@@ -477,9 +495,15 @@ impl Session {
             }
         }
 
+        let mut search_trials = 0u32;
+        for t in imported {
+            self.carry_over(t, settings.resume_from.unwrap_or_default())
+                .await?;
+            optimizer.observe(space.encode(&t.config), t.outcome.clone());
+            search_trials += 1;
+        }
         let mut importance = Vec::new();
         let mut narrowed_to = Vec::new();
-        let mut search_trials = 0u32;
         loop {
             if settings.trials.is_some_and(|t| search_trials >= t) || !self.fits() {
                 break;
@@ -506,7 +530,7 @@ impl Session {
                     narrowed_to = kept;
                 }
             }
-            let id = self.tried.len().max(2);
+            let id = self.next_id();
             let Some((point, config)) = self.next_untried(optimizer.as_mut(), space)? else {
                 self.events.note(
                     "every suggestion repeats a configuration already measured: the space is exhausted",
@@ -546,6 +570,59 @@ impl Session {
             }
         }
         Ok(None)
+    }
+
+    /// The id of the next search trial: after every trial so far, and never 0 or 1 (the
+    /// default and the heuristic, which may not have run).
+    fn next_id(&self) -> usize {
+        self.tried
+            .iter()
+            .map(|t| t.record.id + 1)
+            .max()
+            .unwrap_or(0)
+            .max(2)
+    }
+
+    /// Record a trial of the session being resumed as this session's own (`imported`), so that
+    /// the new session is complete by itself; it is not measured again.
+    async fn carry_over(&mut self, t: &super::resume::Imported, from: i64) -> Result<()> {
+        let id = self.next_id();
+        let mut raw = t.raw.clone();
+        if let Some(obj) = raw.as_object_mut() {
+            obj.insert(
+                "from".into(),
+                serde_json::json!({ "session": from, "seq": t.seq }),
+            );
+        }
+        self.recorder
+            .trial(id, "imported", &t.config, raw, None)
+            .await?;
+        let status = match &t.outcome {
+            Outcome::Value(_) => TrialStatus::Measured,
+            Outcome::Failed(reason) => TrialStatus::Failed {
+                reason: reason.clone(),
+            },
+        };
+        let label = format!("{id} (session {from} trial {})", t.seq);
+        let record = trial::record(
+            id,
+            &label,
+            &t.config,
+            None,
+            &self.catalog,
+            status,
+            t.measurement.as_ref(),
+        );
+        let score = match t.outcome {
+            Outcome::Value(s) => Some(s),
+            Outcome::Failed(_) => None,
+        };
+        self.tried.push(Tried {
+            record,
+            config: t.config.clone(),
+            score,
+        });
+        Ok(())
     }
 
     /// Whether one more measurement and the gate's minimum rounds fit before the deadline.

@@ -12,7 +12,8 @@ use models::{DimKind, SearchSpace};
 use crate::BadInput;
 
 /// What the user asked to search.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KnobSelection {
     /// The workload's default list.
     Default,
