@@ -23,7 +23,7 @@ async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]
     let mut sandbox = start(engine).await;
     let url: TargetUrl = sandbox.url().parse().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let store = Store::open(state.path()).unwrap();
+    let store = Store::open_dir(state.path()).await.unwrap();
     let before = all_settings(&url).await;
 
     let plan = Plan::parse(plan, true).unwrap();
@@ -54,6 +54,7 @@ async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]
     // Recorded before and after: the audit log has the whole story.
     let events: Vec<String> = store
         .audit_entries()
+        .await
         .unwrap()
         .into_iter()
         .map(|e| e.event)
@@ -61,6 +62,7 @@ async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]
     assert_eq!(events, ["apply-start", "restart", "applied"]);
     assert!(store
         .load(&outcome.record.id)
+        .await
         .unwrap()
         .knobs
         .iter()
@@ -75,6 +77,23 @@ async fn apply_then_rollback(engine: Engine, plan: &str, expect: &[(&str, &str)]
             .unwrap()
     };
     assert_eq!(record.status, ChangeStatus::RolledBack);
+    // The repository is the change store: its rows say what was done and how to undo it.
+    let repo = agent::repository::open(&state.path().join("dbtuner.db").to_string_lossy())
+        .await
+        .unwrap();
+    let (row, full) = repo.change_by_key(&record.id).await.unwrap().unwrap();
+    assert_eq!(row.status, "rolled_back");
+    assert_eq!(row.items.len(), record.knobs.len());
+    assert!(row.items.iter().all(|i| !i.rollback_statement.is_empty()));
+    assert_eq!(full["id"], record.id.as_str());
+    let actions: Vec<String> = repo
+        .audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.entry.action)
+        .collect();
+    assert_eq!(actions.last().map(String::as_str), Some("rolled-back"));
     let after = all_settings(&url).await;
     let changed = diff(&before, &after);
     assert!(
@@ -116,7 +135,7 @@ async fn a_configuration_that_cannot_start_is_undone() {
     let mut sandbox = start(Engine::Postgres).await;
     let url: TargetUrl = sandbox.url().parse().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let store = Store::open(state.path()).unwrap();
+    let store = Store::open_dir(state.path()).await.unwrap();
     let before = all_settings(&url).await;
     let plan = Plan::parse("[knobs]\nhuge_pages = \"on\"\nwork_mem = \"32MB\"\n", true).unwrap();
     let options = ApplyOptions {
@@ -144,9 +163,9 @@ async fn a_configuration_that_cannot_start_is_undone() {
         "{:?}",
         diff(&before, &after)
     );
-    let record_id = store.audit_entries().unwrap()[0].change.clone();
+    let record_id = store.audit_entries().await.unwrap()[0].change.clone();
     assert!(matches!(
-        store.load(&record_id).unwrap().status,
+        store.load(&record_id).await.unwrap().status,
         ChangeStatus::Failed { .. }
     ));
 }
@@ -219,11 +238,11 @@ async fn bad_or_unsafe_plans_exit_2_and_change_nothing() {
         diff(&before, &all_settings(&url).await).is_empty(),
         "a refused plan changed the server"
     );
+    let repo = agent::repository::open(&dir.path().join("dbtuner.db").to_string_lossy())
+        .await
+        .unwrap();
     assert!(
-        std::fs::read_dir(dir.path().join("changes"))
-            .unwrap()
-            .next()
-            .is_none(),
+        repo.change(1).await.unwrap().is_none() && repo.audit(10).await.unwrap().is_empty(),
         "a refused plan left a change record"
     );
 }

@@ -98,15 +98,13 @@ async fn watch_reverts_a_planted_slowdown_and_keeps_a_harmless_change() {
         "0.85"
     );
 
-    let audit = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
-    let events: Vec<String> = audit
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let store = agent::apply::Store::open_dir(&state).await.unwrap();
+    let events: Vec<String> = store
+        .audit_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
         .collect();
     for e in ["watch-start", "watch-revert", "watch-keep"] {
         assert!(events.iter().any(|x| x == e), "{e} missing from {events:?}");

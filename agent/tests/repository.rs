@@ -30,7 +30,7 @@ fn snapshot(at: i64) -> Snapshot {
 
 /// Every operation, with known answers; the same on both backends.
 async fn round_trip(repo: &dyn Repository) {
-    assert_eq!(repo.schema_version().await.unwrap(), 2);
+    assert_eq!(repo.schema_version().await.unwrap(), 3);
     let url: TargetUrl = "postgres://alice:s3cret@db.example:5433/app"
         .parse()
         .unwrap();
@@ -122,6 +122,70 @@ async fn round_trip(repo: &dyn Repository) {
     assert_eq!(ch.status, "applied");
     assert_eq!(ch.items, vec![item.clone()]);
 
+    // Apply's records, by the key operators type: saved again with a new status and items
+    // (not added twice), and read back whole.
+    let full = json!({"id": "c20261202T120000-00ab", "note": "round trip"});
+    let keyed = NewChange {
+        target_id: target,
+        session_id: None,
+        status: "planned".into(),
+        items: vec![item.clone()],
+        actor: "test".into(),
+    };
+    let first = repo
+        .save_change("c20261202T120000-00ab", &keyed, &full)
+        .await
+        .unwrap();
+    let second_item = ChangeItem {
+        name: "work_mem".into(),
+        ..item.clone()
+    };
+    let again = repo
+        .save_change(
+            "c20261202T120000-00ab",
+            &NewChange {
+                status: "applied".into(),
+                items: vec![item.clone(), second_item.clone()],
+                ..keyed.clone()
+            },
+            &full,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, again, "a saved change is updated, not duplicated");
+    let (row, record) = repo
+        .change_by_key("c20261202T120000-00ab")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "applied");
+    assert_eq!(row.items, vec![item.clone(), second_item]);
+    assert_eq!(record, full);
+    assert!(repo.change_by_key("c-none").await.unwrap().is_none());
+    let unsafe_save = repo
+        .save_change(
+            "c20261202T120000-00ac",
+            &NewChange {
+                items: vec![ChangeItem {
+                    rollback_statement: String::new(),
+                    ..item.clone()
+                }],
+                ..keyed
+            },
+            &full,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        unsafe_save.to_string().contains("rollback"),
+        "{unsafe_save}"
+    );
+    assert!(repo
+        .change_by_key("c20261202T120000-00ac")
+        .await
+        .unwrap()
+        .is_none());
+
     // Safety rule 1: no rollback statement, nothing recorded.
     let bad = repo
         .record_change(&NewChange {
@@ -199,6 +263,13 @@ async fn sqlite_round_trip_append_only_audit_and_no_passwords() {
         .unwrap();
     assert_eq!(url, "postgres://alice:***@db.example:5433/app");
     drop(raw);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the repository file is readable by others: {mode:o}"
+    );
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(
@@ -224,7 +295,7 @@ async fn postgres_round_trip_and_append_only_audit() {
     round_trip(repo.as_ref()).await;
     // A second agent opening the same repository finds it migrated.
     let again = repository::open(&url).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 2);
+    assert_eq!(again.schema_version().await.unwrap(), 3);
 
     let raw = workloads::target::connect_postgres(&url.parse().unwrap())
         .await

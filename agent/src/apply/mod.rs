@@ -191,6 +191,20 @@ pub async fn apply(
         ),
         Target::Mysql { .. } => (None, None),
     };
+    // A server that does not come back after the restart cannot be asked to undo anything:
+    // the previous postgresql.auto.conf is put back through the file system, which works only
+    // where this machine sees the server's data directory (a remote server's path is no path
+    // here). Checked before anything changes.
+    if engine == Engine::Postgres && !restart_knobs.is_empty() && !options.dry_run {
+        if let Err(why) =
+            auto_conf_is_local(previous_auto_conf.as_deref(), data_directory.as_deref())
+        {
+            return Err(ApplyError::Refused(format!(
+                "{} need a restart, and if the server failed to start with them dbtuner could not restore its previous configuration: {why}. Apply restart knobs from the server's host (or leave them out); nothing was changed",
+                restart_knobs.join(", ")
+            )));
+        }
+    }
     let store_id = store.new_id();
     let knob_records: Vec<KnobChangeRecord> = changes
         .iter()
@@ -240,21 +254,23 @@ pub async fn apply(
             warnings,
         });
     }
-    store.save(&record)?;
-    store.audit(
-        &record,
-        "apply-start",
-        &format!(
-            "{} knob(s): {}",
-            record.knobs.len(),
-            record
-                .knobs
-                .iter()
-                .map(|k| format!("{}={}", k.name, k.requested))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    )?;
+    store.save(&record).await?;
+    store
+        .audit(
+            &record,
+            "apply-start",
+            &format!(
+                "{} knob(s): {}",
+                record.knobs.len(),
+                record
+                    .knobs
+                    .iter()
+                    .map(|k| format!("{}={}", k.name, k.requested))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .await?;
 
     // Apply.
     for (done, k) in record.knobs.iter().enumerate() {
@@ -316,7 +332,9 @@ pub async fn apply(
     if !restart_knobs.is_empty() {
         let restarter =
             restarter.ok_or_else(|| ApplyError::Invalid("no way to restart the server".into()))?;
-        store.audit(&record, "restart", &restarter.describe())?;
+        store
+            .audit(&record, "restart", &restarter.describe())
+            .await?;
         drop(target);
         if let Err(e) = restart_and_wait(restarter, url).await {
             return recover_failed_start(url, store, &mut record, restarter, e).await;
@@ -370,16 +388,18 @@ pub async fn apply(
         warnings.push("MariaDB has no SET PERSIST: these values last until the next restart unless you also put them in my.cnf".into());
     }
     record.status = ChangeStatus::Applied;
-    store.save(&record)?;
-    store.audit(
-        &record,
-        "applied",
-        &if clamped.is_empty() {
-            "all values read back as requested".to_string()
-        } else {
-            format!("clamped: {}", clamped.join("; "))
-        },
-    )?;
+    store.save(&record).await?;
+    store
+        .audit(
+            &record,
+            "applied",
+            &if clamped.is_empty() {
+                "all values read back as requested".to_string()
+            } else {
+                format!("clamped: {}", clamped.join("; "))
+            },
+        )
+        .await?;
     Ok(ApplyOutcome {
         record,
         clamped,
@@ -395,7 +415,7 @@ pub async fn rollback(
     mut restarter: Option<&mut (dyn Restarter + '_)>,
     store: &Store,
 ) -> Result<ChangeRecord, ApplyError> {
-    let mut record = store.load(id).map_err(|e| match e {
+    let mut record = store.load(id).await.map_err(|e| match e {
         StoreError::NotFound { .. } => ApplyError::Invalid(e.to_string()),
         other => ApplyError::Store(other),
     })?;
@@ -423,7 +443,7 @@ pub async fn rollback(
         )));
     }
     let mut target = Target::connect(url).await?;
-    store.audit(&record, "rollback-start", "")?;
+    store.audit(&record, "rollback-start", "").await?;
     for k in &record.knobs {
         for statement in &k.rollback_statements {
             run_statement(&mut target, statement, restarter.as_deref_mut())
@@ -431,7 +451,7 @@ pub async fn rollback(
                 .map_err(|e| ApplyError::Stuck {
                     id: id.to_string(),
                     reason: format!("{statement}: {e}"),
-                    store: store.dir().display().to_string(),
+                    store: store.location().to_string(),
                 })?;
         }
     }
@@ -447,7 +467,7 @@ pub async fn rollback(
                 .map_err(|e| ApplyError::Stuck {
                     id: id.to_string(),
                     reason: e,
-                    store: store.dir().display().to_string(),
+                    store: store.location().to_string(),
                 })?;
             target = Target::connect(url).await?;
             if record.engine == Engine::Mariadb {
@@ -463,7 +483,7 @@ pub async fn rollback(
                         .map_err(|e| ApplyError::Stuck {
                             id: id.to_string(),
                             reason: format!("{statement}: {e}"),
-                            store: store.dir().display().to_string(),
+                            store: store.location().to_string(),
                         })?;
                 }
             }
@@ -485,20 +505,24 @@ pub async fn rollback(
         }
     }
     if !mismatches.is_empty() {
-        store.audit(&record, "rollback-incomplete", &mismatches.join("; "))?;
+        store
+            .audit(&record, "rollback-incomplete", &mismatches.join("; "))
+            .await?;
         return Err(ApplyError::Stuck {
             id: id.to_string(),
             reason: mismatches.join("; "),
-            store: store.dir().display().to_string(),
+            store: store.location().to_string(),
         });
     }
     record.status = ChangeStatus::RolledBack;
-    store.save(&record)?;
-    store.audit(
-        &record,
-        "rolled-back",
-        "every knob reads back its previous value",
-    )?;
+    store.save(&record).await?;
+    store
+        .audit(
+            &record,
+            "rolled-back",
+            "every knob reads back its previous value",
+        )
+        .await?;
     Ok(record)
 }
 
@@ -664,8 +688,8 @@ async fn fail(
     record.status = ChangeStatus::Failed {
         reason: reason.clone(),
     };
-    store.save(record)?;
-    store.audit(record, "failed-rolled-back", &reason)?;
+    store.save(record).await?;
+    store.audit(record, "failed-rolled-back", &reason).await?;
     Err(ApplyError::RolledBack {
         id: record.id.clone(),
         reason,
@@ -691,6 +715,28 @@ async fn restart_and_wait(
     }
 }
 
+/// Whether `data_directory/postgresql.auto.conf` on this machine is the server's own file
+/// (same content as the server reads), so that a failed start can be undone from here.
+fn auto_conf_is_local(
+    server_content: Option<&str>,
+    data_directory: Option<&str>,
+) -> Result<(), String> {
+    let (Some(content), Some(dir)) = (server_content, data_directory) else {
+        return Err("the server would not show its postgresql.auto.conf and data directory (pg_read_file needs superuser or pg_read_server_files)".into());
+    };
+    let path = std::path::Path::new(dir).join("postgresql.auto.conf");
+    match std::fs::read_to_string(&path) {
+        Ok(local) if local == content => Ok(()),
+        Ok(_) => Err(format!(
+            "{} on this machine is not the server's file (another server's data directory?)",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "its data directory {dir} is not readable from this machine ({e})"
+        )),
+    }
+}
+
 /// The server did not come back with the new configuration: restore the previous one and
 /// restart again (safety rule 4).
 async fn recover_failed_start(
@@ -700,7 +746,7 @@ async fn recover_failed_start(
     restarter: &mut (dyn Restarter + '_),
     error: String,
 ) -> Result<ApplyOutcome, ApplyError> {
-    store.audit(record, "start-failed", &error)?;
+    store.audit(record, "start-failed", &error).await?;
     let mut restored = false;
     if record.engine == Engine::Postgres {
         if let (Some(content), Some(dir)) = (&record.previous_auto_conf, &record.data_directory) {
@@ -723,14 +769,14 @@ async fn recover_failed_start(
         return Err(ApplyError::Stuck {
             id: record.id.clone(),
             reason: format!("{error}; the previous configuration could not be restored from here"),
-            store: store.dir().display().to_string(),
+            store: store.location().to_string(),
         });
     }
     if let Err(again) = restart_and_wait(restarter, url).await {
         return Err(ApplyError::Stuck {
             id: record.id.clone(),
             reason: format!("{error}; restart with the previous configuration failed too: {again}"),
-            store: store.dir().display().to_string(),
+            store: store.location().to_string(),
         });
     }
     // Back up with the old file: reload so that the running server reads it too.
@@ -738,4 +784,33 @@ async fn recover_failed_start(
         let _ = client.batch_execute("SELECT pg_reload_conf()").await;
     }
     fail(store, record, format!("the server did not start with the new configuration, so the previous one was restored: {error}")).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::auto_conf_is_local;
+
+    #[test]
+    fn restart_knobs_need_the_servers_own_auto_conf_on_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        std::fs::write(
+            dir.path().join("postgresql.auto.conf"),
+            "work_mem = '8MB'\n",
+        )
+        .unwrap();
+        assert!(auto_conf_is_local(Some("work_mem = '8MB'\n"), Some(data)).is_ok());
+        // Same path, another server's file (a remote server whose path exists here too).
+        let other = auto_conf_is_local(Some("work_mem = '64MB'\n"), Some(data)).unwrap_err();
+        assert!(other.contains("not the server's file"), "{other}");
+        // A remote server's path that does not exist here.
+        let remote = auto_conf_is_local(Some(""), Some("/srv/elsewhere/pgdata")).unwrap_err();
+        assert!(
+            remote.contains("not readable from this machine"),
+            "{remote}"
+        );
+        // A server that would not show its file.
+        assert!(auto_conf_is_local(None, Some(data)).is_err());
+    }
 }

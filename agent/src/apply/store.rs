@@ -1,13 +1,16 @@
-//! Where changes are recorded before they are made: one JSON file per change (previous
-//! values, apply and rollback statements, status) and an append-only audit log (JSON lines).
-//! A change that is not recorded is not made (safety rule 1).
+//! Where changes are recorded before they are made: the observation repository (its `changes`,
+//! `change_items` and append-only `audit_log` tables), each change with its previous values,
+//! apply and rollback statements and status, committed durably (SQLite `synchronous = FULL`,
+//! or a PostgreSQL commit) before the target is touched. A change that is not recorded is not
+//! made (safety rule 1).
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use knobs::{ApplyMode, Engine};
 use serde::{Deserialize, Serialize};
+use workloads::TargetUrl;
+
+use crate::repository::{self, ChangeItem, NewChange, RepoError, Repository};
 
 /// One knob of a change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,38 +73,63 @@ pub struct AuditEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("change store {location}: {source}")]
+    Repo { location: String, source: RepoError },
     #[error("change store {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("change record {path}: {source}")]
-    Format {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("no change '{id}' in {dir}")]
-    NotFound { id: String, dir: PathBuf },
+    #[error("change record {what}: {reason}")]
+    Format { what: String, reason: String },
+    #[error("no change '{id}' in {location}")]
+    NotFound { id: String, location: String },
 }
 
-/// A directory of change records plus `audit.jsonl`.
-#[derive(Debug, Clone)]
+/// Apply's view of the repository: change records by their key, and their audit trail.
+#[derive(Debug)]
 pub struct Store {
-    dir: PathBuf,
+    repo: Box<dyn Repository>,
+    location: String,
+    /// The directory of an older build's JSON change files, read when a key is not in the
+    /// repository (so a change applied before the upgrade can still be rolled back).
+    legacy_dir: Option<PathBuf>,
 }
 
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
+/// Who writes apply's audit entries.
+const ACTOR: &str = "apply";
+
 impl Store {
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir.join("changes")).map_err(|source| StoreError::Io {
+    /// The repository `dbtuner.db` in `dir` (created if needed, readable by its owner only:
+    /// records hold previous configuration files).
+    pub async fn open_dir(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        let file = dir.join("dbtuner.db");
+        let mut store = Store::open(&file.to_string_lossy()).await?;
+        store.legacy_dir = Some(dir.join("changes"));
+        Ok(store)
+    }
+
+    /// The repository named by `spec` (a file or a `postgres://` URL).
+    pub async fn open(spec: &str) -> Result<Store, StoreError> {
+        let location = redact(spec);
+        let repo = repository::open(spec)
+            .await
+            .map_err(|source| StoreError::Repo {
+                location: location.clone(),
+                source,
+            })?;
         Ok(Store {
-            dir: dir.to_path_buf(),
+            repo,
+            location,
+            legacy_dir: None,
         })
     }
 
@@ -113,8 +141,16 @@ impl Store {
             .unwrap_or_else(|| PathBuf::from(".dbtuner"))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the records are, for messages (without a password).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn repo_error(&self, source: RepoError) -> StoreError {
+        StoreError::Repo {
+            location: self.location.clone(),
+            source,
+        }
     }
 
     /// A new change id: time-ordered and unique enough for one operator's store.
@@ -131,91 +167,171 @@ impl Store {
         format!("c{stamp}-{:04x}", (nanos ^ std::process::id()) & 0xffff)
     }
 
-    fn path(&self, id: &str) -> PathBuf {
-        self.dir.join("changes").join(format!("{id}.json"))
-    }
-
-    /// Write (or overwrite) a change record atomically.
-    pub fn save(&self, record: &ChangeRecord) -> Result<(), StoreError> {
-        let path = self.path(&record.id);
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(record).map_err(|source| StoreError::Format {
-            path: path.clone(),
-            source,
+    /// Write (or overwrite) a change record; durable when this returns.
+    pub async fn save(&self, record: &ChangeRecord) -> Result<(), StoreError> {
+        let url: TargetUrl = record.target.parse().map_err(|e| StoreError::Format {
+            what: record.id.clone(),
+            reason: format!("target '{}': {e}", record.target),
         })?;
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|source| StoreError::Io { path, source })
+        let target_id = self
+            .repo
+            .upsert_target(&url, record.engine.as_str(), &record.server_version)
+            .await
+            .map_err(|e| self.repo_error(e))?;
+        let change = NewChange {
+            target_id,
+            session_id: None,
+            status: record.status.as_str().to_string(),
+            items: record.knobs.iter().map(KnobChangeRecord::item).collect(),
+            actor: ACTOR.into(),
+        };
+        let value = serde_json::to_value(record).map_err(|e| StoreError::Format {
+            what: record.id.clone(),
+            reason: e.to_string(),
+        })?;
+        self.repo
+            .save_change(&record.id, &change, &value)
+            .await
+            .map_err(|e| self.repo_error(e))?;
+        Ok(())
     }
 
-    pub fn load(&self, id: &str) -> Result<ChangeRecord, StoreError> {
-        // Ids are ours: refuse anything that could walk out of the directory.
+    pub async fn load(&self, id: &str) -> Result<ChangeRecord, StoreError> {
+        let not_found = || StoreError::NotFound {
+            id: id.to_string(),
+            location: self.location.clone(),
+        };
+        // Ids are ours: refuse anything that could walk out of the legacy directory.
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(StoreError::NotFound {
-                id: id.to_string(),
-                dir: self.dir.clone(),
+            return Err(not_found());
+        }
+        if let Some((_, value)) = self
+            .repo
+            .change_by_key(id)
+            .await
+            .map_err(|e| self.repo_error(e))?
+        {
+            return serde_json::from_value(value).map_err(|e| StoreError::Format {
+                what: id.to_string(),
+                reason: e.to_string(),
             });
         }
-        let path = self.path(id);
-        let text = std::fs::read_to_string(&path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                StoreError::NotFound {
-                    id: id.to_string(),
-                    dir: self.dir.clone(),
-                }
-            } else {
-                StoreError::Io {
-                    path: path.clone(),
-                    source,
-                }
-            }
+        let Some(path) = self
+            .legacy_dir
+            .as_ref()
+            .map(|d| d.join(format!("{id}.json")))
+        else {
+            return Err(not_found());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let record: ChangeRecord = serde_json::from_str(&text).map_err(|e| StoreError::Format {
+            what: path.display().to_string(),
+            reason: e.to_string(),
         })?;
-        serde_json::from_str(&text).map_err(|source| StoreError::Format { path, source })
+        self.save(&record).await?;
+        Ok(record)
     }
 
-    /// Append to the audit log (never rewritten).
-    pub fn audit(
+    /// Append to the audit log (append-only: the repository refuses updates and deletes).
+    pub async fn audit(
         &self,
         record: &ChangeRecord,
         event: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let path = self.dir.join("audit.jsonl");
-        let entry = AuditEntry {
-            at: now(),
-            change: record.id.clone(),
-            target: record.target.clone(),
-            event: event.to_string(),
-            detail: detail.to_string(),
+        let target_id = self
+            .repo
+            .change_by_key(&record.id)
+            .await
+            .map_err(|e| self.repo_error(e))?
+            .map(|(c, _)| c.target_id);
+        let entry = repository::AuditEntry {
+            actor: ACTOR.into(),
+            action: event.to_string(),
+            target_id,
+            detail: serde_json::json!({
+                "change": record.id,
+                "target": record.target,
+                "detail": detail,
+            }),
         };
-        let mut line = serde_json::to_string(&entry).map_err(|source| StoreError::Format {
-            path: path.clone(),
-            source,
-        })?;
-        line.push('\n');
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(line.as_bytes()))
-            .map_err(|source| StoreError::Io { path, source })
+        self.repo
+            .append_audit(&entry)
+            .await
+            .map_err(|e| self.repo_error(e))?;
+        Ok(())
     }
 
-    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        let path = self.dir.join("audit.jsonl");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StoreError::Io { path, source }),
-        };
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).map_err(|source| StoreError::Format {
-                    path: path.clone(),
-                    source,
-                })
+    /// Apply's audit entries, oldest first.
+    pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let records = self
+            .repo
+            .audit(usize::MAX >> 1)
+            .await
+            .map_err(|e| self.repo_error(e))?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.entry.actor == ACTOR)
+            .map(|r| {
+                let text = |k: &str| {
+                    r.entry.detail[k]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_default()
+                };
+                AuditEntry {
+                    at: at_text(r.at_ms),
+                    change: text("change"),
+                    target: text("target"),
+                    event: r.entry.action.clone(),
+                    detail: text("detail"),
+                }
             })
-            .collect()
+            .collect())
+    }
+}
+
+impl KnobChangeRecord {
+    fn item(&self) -> ChangeItem {
+        ChangeItem {
+            name: self.name.clone(),
+            previous_value: Some(self.previous.clone()),
+            new_value: Some(
+                self.applied
+                    .clone()
+                    .unwrap_or_else(|| self.requested.clone()),
+            ),
+            apply_statement: self.apply_statement.clone(),
+            rollback_statement: self.rollback_statements.join(";\n"),
+        }
+    }
+}
+
+impl ChangeStatus {
+    /// The repository's status word.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChangeStatus::Planned => "planned",
+            ChangeStatus::Applied => "applied",
+            ChangeStatus::Failed { .. } => "failed",
+            ChangeStatus::RolledBack => "rolled_back",
+        }
+    }
+}
+
+fn at_text(at_ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// A repository spec for messages: a URL without its password.
+fn redact(spec: &str) -> String {
+    match spec.parse::<TargetUrl>() {
+        Ok(url) if spec.contains("://") => url.to_string(),
+        _ => spec.to_string(),
     }
 }

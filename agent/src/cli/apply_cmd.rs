@@ -1,5 +1,6 @@
 //! `dbtuner apply` and `dbtuner rollback`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -24,6 +25,14 @@ fn is_local(url: &TargetUrl) -> bool {
     matches!(url.host(), "localhost" | "127.0.0.1" | "::1" | "[::1]") || url.host().starts_with('/')
 }
 
+async fn open_store(state: &Option<PathBuf>, repo: &Option<String>) -> Result<Store> {
+    let store = match repo {
+        Some(spec) => Store::open(spec).await,
+        None => Store::open_dir(&state.clone().unwrap_or_else(Store::default_dir)).await,
+    };
+    store.context("opening the change store")
+}
+
 pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
     let url = target_url(&args.target)?;
     let plan = Plan::load(&args.plan)?;
@@ -38,8 +47,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
             None
         }
     };
-    let store = Store::open(&args.state.clone().unwrap_or_else(Store::default_dir))
-        .context("opening the change store")?;
+    let store = open_store(&args.state, &args.repo).await?;
     let options = ApplyOptions {
         allow_restart: args.allow_restart,
         allow_durability_risk: args.allow_durability_risk,
@@ -84,17 +92,19 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
     let mut watched = None;
     if let Some((plan, mut sampler, before)) = watching.filter(|_| !outcome.record.knobs.is_empty())
     {
-        store.audit(
-            &outcome.record,
-            "watch-start",
-            &format!(
-                "watching {} in {} intervals against a {} baseline ({} intervals)",
-                humantime::format_duration(plan.window),
-                humantime::format_duration(plan.interval),
-                humantime::format_duration(plan.baseline),
-                before.len()
-            ),
-        )?;
+        store
+            .audit(
+                &outcome.record,
+                "watch-start",
+                &format!(
+                    "watching {} in {} intervals against a {} baseline ({} intervals)",
+                    humantime::format_duration(plan.window),
+                    humantime::format_duration(plan.interval),
+                    humantime::format_duration(plan.baseline),
+                    before.len()
+                ),
+            )
+            .await?;
         if !args.json {
             eprintln!(
                 "watch: change applied; watching for {}",
@@ -105,9 +115,13 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
         let after = sampler.sample(plan.window, plan.interval).await?;
         let mut report = conclude(before, after, plan)?;
         if report.verdict.keep {
-            store.audit(&outcome.record, "watch-keep", &report.verdict.reason)?;
+            store
+                .audit(&outcome.record, "watch-keep", &report.verdict.reason)
+                .await?;
         } else {
-            store.audit(&outcome.record, "watch-revert", &report.verdict.reason)?;
+            store
+                .audit(&outcome.record, "watch-revert", &report.verdict.reason)
+                .await?;
             apply::rollback(
                 &url,
                 &outcome.record.id,
@@ -203,8 +217,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
 
 pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
     let url = target_url(&args.target)?;
-    let store = Store::open(&args.state.clone().unwrap_or_else(Store::default_dir))
-        .context("opening the change store")?;
+    let store = open_store(&args.state, &args.repo).await?;
     let mut command = restarter(&args.restart_command);
     let record = apply::rollback(
         &url,

@@ -133,9 +133,13 @@ pub struct ApplyArgs {
     /// local target).
     #[arg(long)]
     pub memory: Option<String>,
-    /// Where change records and the audit log live (default $DBTUNER_STATE or ~/.dbtuner).
+    /// Directory of the repository (dbtuner.db) that holds change records and the audit log
+    /// (default $DBTUNER_STATE or ~/.dbtuner).
     #[arg(long)]
     pub state: Option<std::path::PathBuf>,
+    /// The repository itself instead: a SQLite file or a postgres:// URL.
+    #[arg(long, conflicts_with = "state")]
+    pub repo: Option<String>,
     /// After applying, watch the target for this long (e.g. 10m) against a baseline taken just
     /// before the change, and roll the change back on a significant regression.
     #[arg(long)]
@@ -158,8 +162,12 @@ pub struct RollbackArgs {
     pub allow_restart: bool,
     #[arg(long)]
     pub restart_command: Option<String>,
+    /// Directory of the repository the change was recorded in (as for apply).
     #[arg(long)]
     pub state: Option<std::path::PathBuf>,
+    /// The repository itself instead: a SQLite file or a postgres:// URL.
+    #[arg(long, conflicts_with = "state")]
+    pub repo: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

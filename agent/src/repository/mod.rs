@@ -252,6 +252,17 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         actor: &'a str,
     ) -> RepoFuture<'a, ()>;
     fn change(&self, id: i64) -> RepoFuture<'_, Option<ChangeRecord>>;
+    /// Insert or update the change with this key (apply's change id): its status, items and
+    /// full record, in one transaction that is durable when this returns (written before the
+    /// target is touched).
+    fn save_change<'a>(
+        &'a self,
+        key: &'a str,
+        change: &'a NewChange,
+        record: &'a Value,
+    ) -> RepoFuture<'a, i64>;
+    /// The change with this key and its full record.
+    fn change_by_key<'a>(&'a self, key: &'a str) -> RepoFuture<'a, Option<(ChangeRecord, Value)>>;
 
     fn append_audit<'a>(&'a self, entry: &'a AuditEntry) -> RepoFuture<'a, i64>;
     /// The latest `limit` audit entries, oldest first.

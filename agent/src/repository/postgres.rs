@@ -89,6 +89,51 @@ fn json(text: &str) -> Result<Value> {
     Ok(serde_json::from_str(text)?)
 }
 
+async fn insert_items<C: tokio_postgres::GenericClient>(
+    c: &C,
+    change_id: i64,
+    items: &[ChangeItem],
+) -> Result<()> {
+    for (seq, item) in items.iter().enumerate() {
+        c.execute(
+            "INSERT INTO change_items (change_id, seq, name, previous_value, new_value, \
+             apply_statement, rollback_statement) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &change_id,
+                &(seq as i64),
+                &item.name,
+                &item.previous_value,
+                &item.new_value,
+                &item.apply_statement,
+                &item.rollback_statement,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn items_of<C: tokio_postgres::GenericClient>(
+    c: &C,
+    change_id: i64,
+) -> Result<Vec<ChangeItem>> {
+    Ok(c.query(
+        "SELECT name, previous_value, new_value, apply_statement, rollback_statement \
+             FROM change_items WHERE change_id = $1 ORDER BY seq",
+        &[&change_id],
+    )
+    .await?
+    .iter()
+    .map(|i| ChangeItem {
+        name: i.get(0),
+        previous_value: i.get(1),
+        new_value: i.get(2),
+        apply_statement: i.get(3),
+        rollback_statement: i.get(4),
+    })
+    .collect())
+}
+
 async fn audit_in<C: tokio_postgres::GenericClient>(c: &C, entry: &AuditEntry) -> Result<i64> {
     let detail = entry.detail.to_string();
     Ok(c.query_one(
@@ -399,22 +444,7 @@ impl Repository for PostgresRepository {
                 )
                 .await?
                 .get(0);
-            for (seq, item) in change.items.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO change_items (change_id, seq, name, previous_value, new_value, \
-                     apply_statement, rollback_statement) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[
-                        &id,
-                        &(seq as i64),
-                        &item.name,
-                        &item.previous_value,
-                        &item.new_value,
-                        &item.apply_statement,
-                        &item.rollback_statement,
-                    ],
-                )
-                .await?;
-            }
+            insert_items(&tx, id, &change.items).await?;
             let entry = AuditEntry {
                 actor: change.actor.clone(),
                 action: "change recorded".into(),
@@ -470,22 +500,7 @@ impl Repository for PostgresRepository {
             else {
                 return Ok(None);
             };
-            let items = c
-                .query(
-                    "SELECT name, previous_value, new_value, apply_statement, rollback_statement \
-                     FROM change_items WHERE change_id = $1 ORDER BY seq",
-                    &[&id],
-                )
-                .await?
-                .iter()
-                .map(|i| ChangeItem {
-                    name: i.get(0),
-                    previous_value: i.get(1),
-                    new_value: i.get(2),
-                    apply_statement: i.get(3),
-                    rollback_statement: i.get(4),
-                })
-                .collect();
+            let items = items_of(&*c, id).await?;
             Ok(Some(ChangeRecord {
                 id: r.get(0),
                 target_id: r.get(1),
@@ -495,6 +510,88 @@ impl Repository for PostgresRepository {
                 updated_at_ms: r.get(5),
                 items,
             }))
+        })
+    }
+
+    fn save_change<'a>(
+        &'a self,
+        key: &'a str,
+        change: &'a NewChange,
+        record: &'a Value,
+    ) -> RepoFuture<'a, i64> {
+        Box::pin(async move {
+            check_change(change)?;
+            let record = record.to_string();
+            let mut c = self.client.lock().await;
+            let tx = c.transaction().await?;
+            let now = now_ms();
+            let existing = tx
+                .query_opt(
+                    "SELECT id FROM changes WHERE change_key = $1 FOR UPDATE",
+                    &[&key],
+                )
+                .await?;
+            let id: i64 = match existing {
+                Some(row) => {
+                    let id: i64 = row.get(0);
+                    tx.execute(
+                        "UPDATE changes SET status = $2, record = $3, updated_at_ms = $4 WHERE id = $1",
+                        &[&id, &change.status, &record, &now],
+                    )
+                    .await?;
+                    tx.execute("DELETE FROM change_items WHERE change_id = $1", &[&id])
+                        .await?;
+                    id
+                }
+                None => tx
+                    .query_one(
+                        "INSERT INTO changes (target_id, session_id, status, created_at_ms, \
+                         updated_at_ms, change_key, record) VALUES ($1, $2, $3, $4, $4, $5, $6) \
+                         RETURNING id",
+                        &[
+                            &change.target_id,
+                            &change.session_id,
+                            &change.status,
+                            &now,
+                            &key,
+                            &record,
+                        ],
+                    )
+                    .await?
+                    .get(0),
+            };
+            insert_items(&tx, id, &change.items).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    fn change_by_key<'a>(&'a self, key: &'a str) -> RepoFuture<'a, Option<(ChangeRecord, Value)>> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let Some(r) = c
+                .query_opt(
+                    "SELECT id, target_id, session_id, status, created_at_ms, updated_at_ms, \
+                     record FROM changes WHERE change_key = $1",
+                    &[&key],
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = r.get(0);
+            let record: Option<String> = r.get(6);
+            let record: Value = serde_json::from_str(record.as_deref().unwrap_or("null"))?;
+            let change = ChangeRecord {
+                id,
+                target_id: r.get(1),
+                session_id: r.get(2),
+                status: r.get(3),
+                created_at_ms: r.get(4),
+                updated_at_ms: r.get(5),
+                items: items_of(&*c, id).await?,
+            };
+            Ok(Some((change, record)))
         })
     }
 

@@ -110,6 +110,15 @@ CREATE TABLE verdicts (
 CREATE INDEX verdicts_by_session ON verdicts (session_id);
 ";
 
+/// `dbtuner apply`'s change records: the key operators type (`--change c20261202…`) and the
+/// whole record (previous values, start options, the saved postgresql.auto.conf) beside the
+/// per-knob items, so that the repository is the only change store.
+const V3_APPLY_RECORDS: &str = "
+ALTER TABLE changes ADD COLUMN change_key TEXT;
+ALTER TABLE changes ADD COLUMN record TEXT;
+CREATE UNIQUE INDEX changes_by_key ON changes (change_key);
+";
+
 /// The schema's versions, oldest first.
 pub fn migrations() -> Vec<Migration> {
     let v2 = Migration {
@@ -140,6 +149,12 @@ pub fn migrations() -> Vec<Migration> {
             ),
         },
         v2,
+        Migration {
+            version: 3,
+            name: "apply's change records",
+            sqlite: V3_APPLY_RECORDS.to_string(),
+            postgres: V3_APPLY_RECORDS.to_string(),
+        },
     ]
 }
 

@@ -29,6 +29,10 @@ pub struct SqliteRepository {
 impl SqliteRepository {
     /// Open (creating if needed) and migrate. Blocking: call from a blocking context.
     pub fn open(path: &Path) -> Result<SqliteRepository> {
+        create_private(path).map_err(|e| RepoError::Open {
+            spec: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let mut conn = Connection::open(path).map_err(|e| RepoError::Open {
             spec: path.display().to_string(),
             reason: e.to_string(),
@@ -70,6 +74,23 @@ impl SqliteRepository {
     }
 }
 
+/// A new repository file is readable by its owner only: change records hold previous
+/// configuration files (postgresql.auto.conf may carry a replication password). SQLite gives
+/// its -wal and -shm files the database file's permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
@@ -103,6 +124,25 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 fn json(text: String) -> Result<Value> {
     Ok(serde_json::from_str(&text)?)
+}
+
+fn insert_items(conn: &Connection, change_id: i64, items: &[ChangeItem]) -> Result<()> {
+    for (seq, item) in items.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO change_items (change_id, seq, name, previous_value, new_value, \
+             apply_statement, rollback_statement) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                change_id,
+                seq as i64,
+                item.name,
+                item.previous_value,
+                item.new_value,
+                item.apply_statement,
+                item.rollback_statement
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn items_of(conn: &Connection, change_id: i64) -> Result<Vec<ChangeItem>> {
@@ -430,21 +470,7 @@ impl Repository for SqliteRepository {
                 params![ch.target_id, ch.session_id, ch.status, now],
             )?;
             let id = tx.last_insert_rowid();
-            for (seq, item) in ch.items.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO change_items (change_id, seq, name, previous_value, new_value, \
-                     apply_statement, rollback_statement) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        id,
-                        seq as i64,
-                        item.name,
-                        item.previous_value,
-                        item.new_value,
-                        item.apply_statement,
-                        item.rollback_statement
-                    ],
-                )?;
-            }
+            insert_items(&tx, id, &ch.items)?;
             let entry = AuditEntry {
                 actor: ch.actor.clone(),
                 action: "change recorded".into(),
@@ -522,6 +548,88 @@ impl Repository for SqliteRepository {
                 updated_at_ms,
                 items: items_of(c, id)?,
             }))
+        })
+    }
+
+    fn save_change<'a>(
+        &'a self,
+        key: &'a str,
+        change: &'a NewChange,
+        record: &'a Value,
+    ) -> RepoFuture<'a, i64> {
+        let (key, ch, record) = (key.to_string(), change.clone(), record.to_string());
+        self.run(move |c| {
+            check_change(&ch)?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM changes WHERE change_key = ?1",
+                    [&key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE changes SET status = ?2, record = ?3, updated_at_ms = ?4 WHERE id = ?1",
+                        params![id, ch.status, record, now],
+                    )?;
+                    tx.execute("DELETE FROM change_items WHERE change_id = ?1", [id])?;
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO changes (target_id, session_id, status, created_at_ms, \
+                         updated_at_ms, change_key, record) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                        params![ch.target_id, ch.session_id, ch.status, now, key, record],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            insert_items(&tx, id, &ch.items)?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn change_by_key<'a>(&'a self, key: &'a str) -> RepoFuture<'a, Option<(ChangeRecord, Value)>> {
+        let key = key.to_string();
+        self.run(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT id, target_id, session_id, status, created_at_ms, updated_at_ms, \
+                     record FROM changes WHERE change_key = ?1",
+                    [&key],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get::<_, Option<String>>(6)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((id, target_id, session_id, status, created_at_ms, updated_at_ms, record)) =
+                row
+            else {
+                return Ok(None);
+            };
+            let record = json(record.unwrap_or_else(|| "null".into()))?;
+            let change = ChangeRecord {
+                id,
+                target_id,
+                session_id,
+                status,
+                created_at_ms,
+                updated_at_ms,
+                items: items_of(c, id)?,
+            };
+            Ok(Some((change, record)))
         })
     }
 
