@@ -68,6 +68,9 @@ pub struct TrialRecord {
     pub restarted: bool,
     #[serde(default)]
     pub telemetry: Option<TrialTelemetry>,
+    /// The objective's score (higher is better), when measured.
+    #[serde(default)]
+    pub score: Option<f64>,
 }
 
 /// The decision on the best configuration.
@@ -112,6 +115,9 @@ pub struct Validation {
     /// Queries that became significantly slower beyond the tolerance.
     #[serde(default)]
     pub query_regressions: Vec<String>,
+    /// The ratio the interval's lower bound had to exceed to accept (1 + the effect floor).
+    #[serde(default)]
+    pub accept_above: Option<f64>,
 }
 
 /// One knob's importance for the workload (1 for the most important).
@@ -156,6 +162,168 @@ pub struct Report {
     /// The repository's id of the session.
     #[serde(default)]
     pub session_id: Option<i64>,
+    /// [`FORMAT_VERSION`] of the JSON; absent (0) in reports written before it existed.
+    #[serde(default)]
+    pub format_version: u32,
+    /// The gate candidate's knobs that differ from the default; recommended only when
+    /// [`Report::recommended`] says so.
+    #[serde(default)]
+    pub changes: Vec<KnobChange>,
+    /// The gate accepted the candidate: `changes` is the advice.
+    #[serde(default)]
+    pub recommended: bool,
+    /// Copy-paste forms of the recommended change, each with its rollback.
+    #[serde(default)]
+    pub snippets: Vec<Snippet>,
+    /// The command that applies the plan written beside the report.
+    #[serde(default)]
+    pub apply_command: Option<String>,
+    /// Index recommendations and drops (none until index advice lands in sessions).
+    #[serde(default)]
+    pub indexes: Vec<IndexAdvice>,
+    /// The gate's rounds, in the order they ran.
+    #[serde(default)]
+    pub gate_rounds: Vec<GateRound>,
+    /// Latency percentiles of the gate's runs, default against candidate.
+    #[serde(default)]
+    pub latency: Option<LatencyComparison>,
+    /// Per-statement latency of the gate's runs, default against candidate.
+    #[serde(default)]
+    pub statements: Vec<StatementLatency>,
+    /// Worst-case memory of the candidate against the machine's budget.
+    #[serde(default)]
+    pub memory: Option<MemoryUse>,
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+/// The version of the report's JSON written by this build. Bumped when a field changes
+/// meaning or goes away; added fields keep it.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How a knob change takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyKind {
+    /// Takes effect for new sessions, no reload needed.
+    Session,
+    /// A configuration reload (SIGHUP, `pg_reload_conf()`, `SET GLOBAL`).
+    Reload,
+    /// A server restart.
+    Restart,
+}
+
+/// One knob of the candidate: its values in each configuration the session knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnobChange {
+    pub name: String,
+    /// Values in human units ("128MB", "on").
+    pub default: String,
+    /// What the target runs now, when it was read (a sandbox runs the default).
+    pub current: Option<String>,
+    /// The PGTune-style heuristic's value, when it set this knob.
+    pub heuristic: Option<String>,
+    pub candidate: String,
+    pub apply: ApplyKind,
+    /// The candidate's value can lose committed transactions on a crash.
+    pub durability_risk: bool,
+    /// What the knob does (from the catalog).
+    pub description: String,
+    /// Why this value: the evidence behind it.
+    pub evidence: String,
+}
+
+/// A copy-paste form of the change, with how to undo it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// "ALTER SYSTEM", "postgresql.conf", "SET GLOBAL", "my.cnf" …
+    pub title: String,
+    /// The file it is also written to, beside the report.
+    pub file_name: String,
+    pub apply: String,
+    pub rollback: String,
+}
+
+/// An index to create or drop, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexAdvice {
+    pub ddl: String,
+    pub rollback: String,
+    pub size_bytes: Option<u64>,
+    pub gain: Option<String>,
+    pub write_overhead: Option<String>,
+    pub validated: Option<String>,
+}
+
+/// One interleaved round of the gate: default and candidate measured next to each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateRound {
+    /// From 1.
+    pub round: usize,
+    /// Transactions per second of each arm.
+    pub default_tps: f64,
+    pub candidate_tps: f64,
+    /// The objective's ratio candidate / default in this round (above 1 is better).
+    pub ratio: f64,
+    pub default_p99_ms: f64,
+    pub candidate_p99_ms: f64,
+    /// Per-second throughput of each arm.
+    #[serde(default)]
+    pub default_per_second: Vec<f64>,
+    #[serde(default)]
+    pub candidate_per_second: Vec<f64>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Each percentile averaged over the gate's rounds, per arm.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatencyComparison {
+    pub default: Percentiles,
+    pub candidate: Percentiles,
+}
+
+/// One statement (template) of the workload, default against candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementLatency {
+    pub statement: String,
+    /// Executions per gate run, averaged over rounds, with the default.
+    pub calls: f64,
+    pub default_mean_ms: f64,
+    pub candidate_mean_ms: f64,
+    pub default_p99_ms: f64,
+    pub candidate_p99_ms: f64,
+}
+
+/// Worst-case memory (shared buffers + connections × per-connection memory).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MemoryUse {
+    pub worst_case_bytes: u64,
+    /// What no configuration may exceed (safety rule 5).
+    pub budget_bytes: u64,
+    pub ram_bytes: u64,
+}
+
+/// Where and how the session ran, and how to run it again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub dbtuner_version: String,
+    /// The staging target (without its password).
+    pub target: String,
+    /// The session's status in the repository.
+    pub session_status: String,
+    pub started_at: String,
+    /// Commands that reproduce the session and rewrite this report.
+    pub reproduce: Vec<String>,
 }
 
 impl Report {
@@ -183,6 +351,17 @@ impl Report {
             narrowed_to: Vec::new(),
             objective: String::new(),
             session_id: None,
+            format_version: FORMAT_VERSION,
+            changes: Vec::new(),
+            recommended: false,
+            snippets: Vec::new(),
+            apply_command: None,
+            indexes: Vec::new(),
+            gate_rounds: Vec::new(),
+            latency: None,
+            statements: Vec::new(),
+            memory: None,
+            environment: Environment::default(),
         }
     }
 

@@ -131,13 +131,17 @@ pub async fn write(
         narrowed_to: cx.narrowed_to.clone(),
         objective: settings.objective.name().to_string(),
         session_id: Some(cx.session_id),
+        ..Report::empty("")
     };
 
     std::fs::create_dir_all(&settings.out)
         .with_context(|| format!("creating {}", settings.out.display()))?;
     let markdown_path = settings.out.join("report.md");
     let json_path = settings.out.join("report.json");
-    std::fs::write(&markdown_path, reports::render_markdown(&report))
+    std::fs::write(
+        &markdown_path,
+        reports::render_markdown(&report, &reports::render_charts(&report)?),
+    )
         .with_context(|| format!("writing {}", markdown_path.display()))?;
     std::fs::write(&json_path, reports::render_json(&report)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
@@ -238,6 +242,7 @@ fn to_validation(
                 )
             })
             .collect(),
+        accept_above: Some(1.0 + settings.gate.min_gain),
     }
 }
 

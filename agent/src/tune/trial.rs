@@ -290,5 +290,6 @@ pub fn record(
         errors: m.map(Measurement::error_count).unwrap_or(0),
         restarted: applied.is_some_and(|a| a.restarted),
         telemetry: None,
+        score: None,
     }
 }
