@@ -101,6 +101,15 @@ pub struct SessionRecord {
     pub settings: Value,
 }
 
+/// A database the agent has seen (its URL stored without the password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    pub id: i64,
+    pub url: String,
+    pub engine: String,
+    pub version: String,
+}
+
 /// One configuration tried and measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTrial {
@@ -235,6 +244,9 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     fn create_session<'a>(&'a self, session: &'a NewSession) -> RepoFuture<'a, i64>;
     fn finish_session<'a>(&'a self, id: i64, status: &'a str) -> RepoFuture<'a, ()>;
     fn session(&self, id: i64) -> RepoFuture<'_, Option<SessionRecord>>;
+    /// Every session, newest first.
+    fn sessions(&self) -> RepoFuture<'_, Vec<SessionRecord>>;
+    fn target(&self, id: i64) -> RepoFuture<'_, Option<TargetRecord>>;
 
     fn add_trial<'a>(&'a self, trial: &'a NewTrial) -> RepoFuture<'a, i64>;
     fn add_verdict<'a>(&'a self, verdict: &'a NewVerdict) -> RepoFuture<'a, i64>;

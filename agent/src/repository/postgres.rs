@@ -12,7 +12,7 @@ use super::schema::{latest_version, migrations};
 use super::{
     check_change, now_ms, AuditEntry, AuditRecord, CaptureRecord, ChangeItem, ChangeRecord,
     NewChange, NewSession, NewTrial, NewVerdict, RepoError, RepoFuture, Repository, Result,
-    SessionRecord, TrialRecord, VerdictRecord,
+    SessionRecord, TargetRecord, TrialRecord, VerdictRecord,
 };
 use crate::telemetry::Snapshot;
 
@@ -329,6 +329,50 @@ impl Repository for PostgresRepository {
                 })
             })
             .transpose()
+        })
+    }
+
+    fn sessions(&self) -> RepoFuture<'_, Vec<SessionRecord>> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let rows = c
+                .query(
+                    "SELECT id, target_id, kind, status, started_at_ms, finished_at_ms, settings \
+                     FROM sessions ORDER BY id DESC",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SessionRecord {
+                        id: r.get(0),
+                        target_id: r.get(1),
+                        kind: r.get(2),
+                        status: r.get(3),
+                        started_at_ms: r.get(4),
+                        finished_at_ms: r.get(5),
+                        settings: json(r.get(6))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn target(&self, id: i64) -> RepoFuture<'_, Option<TargetRecord>> {
+        Box::pin(async move {
+            let c = self.client.lock().await;
+            let row = c
+                .query_opt(
+                    "SELECT id, url, engine, version FROM targets WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            Ok(row.map(|r| TargetRecord {
+                id: r.get(0),
+                url: r.get(1),
+                engine: r.get(2),
+                version: r.get(3),
+            }))
         })
     }
 

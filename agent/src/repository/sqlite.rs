@@ -15,7 +15,7 @@ use super::schema::{latest_version, migrations};
 use super::{
     check_change, now_ms, AuditEntry, AuditRecord, CaptureRecord, ChangeItem, ChangeRecord,
     NewChange, NewSession, NewTrial, NewVerdict, RepoError, RepoFuture, Repository, Result,
-    SessionRecord, TrialRecord, VerdictRecord,
+    SessionRecord, TargetRecord, TrialRecord, VerdictRecord,
 };
 use crate::telemetry::Snapshot;
 
@@ -350,6 +350,54 @@ impl Repository for SqliteRepository {
                 },
             )
             .transpose()
+        })
+    }
+
+    fn sessions(&self) -> RepoFuture<'_, Vec<SessionRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, target_id, kind, status, started_at_ms, finished_at_ms, settings \
+                 FROM sessions ORDER BY id DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    SessionRecord {
+                        id: r.get(0)?,
+                        target_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        status: r.get(3)?,
+                        started_at_ms: r.get(4)?,
+                        finished_at_ms: r.get(5)?,
+                        settings: Value::Null,
+                    },
+                    r.get::<_, String>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (mut session, settings) = row?;
+                session.settings = json(settings)?;
+                out.push(session);
+            }
+            Ok(out)
+        })
+    }
+
+    fn target(&self, id: i64) -> RepoFuture<'_, Option<TargetRecord>> {
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT id, url, engine, version FROM targets WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(TargetRecord {
+                        id: r.get(0)?,
+                        url: r.get(1)?,
+                        engine: r.get(2)?,
+                        version: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 
