@@ -8,6 +8,7 @@ pub mod discovery;
 mod error;
 pub mod gate;
 pub mod hardware;
+pub mod report;
 pub mod repository;
 pub mod staging;
 pub mod telemetry;

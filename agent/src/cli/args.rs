@@ -36,6 +36,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Undo a change made by `apply`.
     Rollback(RollbackArgs),
+    /// Write the report of a stored session again (HTML, Markdown, JSON), or list sessions.
+    Report(ReportArgs),
     /// What a target database is doing: one snapshot, or a live view.
     #[command(subcommand)]
     Telemetry(super::telemetry_cmd::TelemetryCommand),
@@ -372,6 +374,30 @@ pub struct HeuristicArgs {
     pub profile: String,
     #[arg(long, value_enum, default_value = "sql")]
     pub format: ConfigFormat,
+}
+
+/// `dbtuner report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The session to report on (its id, as --list shows it).
+    #[arg(long, required_unless_present = "list", conflicts_with = "list")]
+    pub session: Option<i64>,
+    /// List the repository's sessions: id, kind, target, when, status and verdict.
+    #[arg(long)]
+    pub list: bool,
+    /// The repository: a SQLite file (tune and demo keep theirs as --out/dbtuner.db) or a
+    /// postgres:// URL.
+    #[arg(long, default_value = "dbtuner.db")]
+    pub repo: String,
+    /// Where the report's files go.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Formats, comma-separated: html, md, json.
+    #[arg(long, default_value = "html,md,json")]
+    pub format: String,
+    /// With --list: the sessions as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

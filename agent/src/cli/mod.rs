@@ -6,6 +6,7 @@ mod args;
 mod bench_cmd;
 mod demo;
 mod knobs_cmd;
+mod report_cmd;
 mod sandbox_cmd;
 mod telemetry_cmd;
 mod tune_cmd;
@@ -73,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         args::Command::Workload(a) => workload_cmd::run(a).await,
         args::Command::Apply(a) => apply_cmd::apply(a).await,
         args::Command::Rollback(a) => apply_cmd::rollback(a).await,
+        args::Command::Report(a) => report_cmd::run(a).await,
     }
 }
 

@@ -175,10 +175,20 @@ pub async fn run_session(settings: TuneSettings, json: bool) -> Result<ExitCode>
     } else {
         print!("{}", summary(&outcome.report));
         println!(
-            "report: {} and {}",
+            "report: {} (open it in a browser), {} and {}",
+            outcome
+                .markdown_path
+                .with_file_name("report.html")
+                .display(),
             outcome.markdown_path.display(),
             outcome.json_path.display()
         );
+        if let Some(id) = outcome.report.session_id {
+            println!(
+                "again later: dbtuner report --session {id} --repo {}",
+                outcome.json_path.with_file_name("dbtuner.db").display()
+            );
+        }
         if let Some(plan) = &outcome.plan_path {
             println!(
                 "plan: {} (dbtuner apply --target URL --plan {})",

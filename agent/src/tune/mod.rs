@@ -32,6 +32,7 @@ pub use events::{Events, TuneEvent};
 pub use resume::resume_settings;
 pub use session::{run, TuneOutcome};
 pub use space::{KnobSelection, LoadKind};
+pub(crate) use trial::record as trial_record;
 
 /// Where trials run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

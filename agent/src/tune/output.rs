@@ -1,22 +1,22 @@
-//! What a finished session leaves: the verdict in the repository, `report.md` and
-//! `report.json` (through `reports`), and `plan.json` when the gate accepted the best
-//! configuration (a stale plan from an earlier run is removed otherwise).
+//! What a finished session leaves: the verdict and the report's context in the repository,
+//! the report rebuilt from the repository (`report.html`, `report.md` with `charts/`,
+//! `report.json`, the change's snippets; see [`crate::report`]), and `plan.json` when the gate
+//! accepted the best configuration (a stale plan from an earlier run is removed otherwise).
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use knobs::{catalog, ApplyMode, Config, Durability, Engine, Hardware, Knob, Space};
 use models::gate::{Decision, GateEvidence};
-use models::stats::Summary;
-use reports::{KnobImportance, Report, TrialRecord, Validation, Verdict};
+use reports::{KnobImportance, Report, TrialRecord};
 
 use super::measure::Window;
-use super::trial::figure;
 use super::{TuneSettings, WorkloadChoice};
 use crate::apply::plan::{PlanEvidence, PlannedChange};
 use crate::apply::Plan;
 use crate::gate::GateOutcome;
+use crate::report::SessionContext;
 use crate::repository::{NewVerdict, Repository};
 
 /// What the outputs are written from.
@@ -58,7 +58,6 @@ pub async fn write(
 ) -> Result<Written> {
     let settings = cx.settings;
     let mut notes = notes(cx);
-    let mut validation = None;
     let mut evidence = None;
     if gate.is_none() {
         notes.push("No trial besides the default was measured against it: the time budget left no room for a trial and the gate's rounds; give more time (--time-budget, --minutes).".to_string());
@@ -80,7 +79,6 @@ pub async fn write(
                 }),
             })
             .await?;
-            validation = Some(to_validation(*best_id, e, outcome, settings));
             evidence = Some(e.clone());
         }
     }
@@ -89,29 +87,17 @@ pub async fn write(
         .filter(|e| e.decision == Decision::Accept)
         .and_then(|e| gate.as_ref().map(|(id, _)| (*id, e)))
         .and_then(|(id, e)| trials.iter().find(|(t, _)| t.id == id).map(|(_, c)| (c, e)));
-    let recommendation = accepted
-        .map(|(config, _)| recommendation(config, cx.catalog, cx.engine))
-        .unwrap_or_default();
-
     let WorkloadChoice::Builtin { name, scale } = &settings.workload;
-    let mut all = trials.iter().map(|(t, _)| t.clone());
-    let default = all.next();
-    let report = Report {
-        title: format!(
-            "{} on {} ({name}, scale {scale})",
-            settings.kind,
-            cx.engine.display_name()
-        ),
-        generated_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+    let context = SessionContext {
+        session_id: cx.session_id,
         engine: cx.engine.display_name().to_string(),
         server_version: cx.server_version.to_string(),
+        hardware: crate::hardware::describe(&cx.hardware),
+        ram_bytes: cx.hardware.ram_bytes,
         workload: format!(
             "{name}, scale {scale}: {} rows loaded in {:.1} s",
             cx.load_rows, cx.load_secs
         ),
-        clients: settings.clients,
-        hardware: crate::hardware::describe(&cx.hardware),
-        allow_durability_risk: settings.allow_durability_risk,
         search_space: cx
             .space
             .dimensions()
@@ -119,32 +105,29 @@ pub async fn write(
             .map(|d| d.knob.name.clone())
             .collect(),
         optimizer: optimizer_name(settings.optimizer).into(),
-        seed: settings.seed,
         elapsed_secs: cx.started.elapsed().as_secs_f64(),
         measure_secs: cx.window.measure.as_secs_f64(),
-        default,
-        trials: all.collect(),
-        validation,
-        recommendation,
-        notes,
         importance: cx.importance.clone(),
         narrowed_to: cx.narrowed_to.clone(),
-        objective: settings.objective.name().to_string(),
-        session_id: Some(cx.session_id),
-        ..Report::empty("")
+        notes,
     };
-
-    std::fs::create_dir_all(&settings.out)
-        .with_context(|| format!("creating {}", settings.out.display()))?;
+    let target_id = repo.session(cx.session_id).await?.and_then(|s| s.target_id);
+    crate::report::record_context(repo, target_id, &context).await?;
+    // Written from the repository, as `dbtuner report` writes it later: one path, one report.
+    let repo_spec = settings.out.join("dbtuner.db");
+    let mut report =
+        crate::report::build(repo, &repo_spec.to_string_lossy(), cx.session_id).await?;
+    // The session is marked finished, with this name, after this returns.
+    report.environment.session_status = match evidence.as_ref().map(|e| e.decision) {
+        Some(Decision::Accept) => "accepted",
+        Some(Decision::Reject) => "rejected",
+        Some(Decision::Inconclusive) | None => "inconclusive",
+    }
+    .into();
+    let files = reports::render(&report, &crate::report::ALL_FORMATS)?;
+    crate::report::write_files(&settings.out, &files)?;
     let markdown_path = settings.out.join("report.md");
     let json_path = settings.out.join("report.json");
-    std::fs::write(
-        &markdown_path,
-        reports::render_markdown(&report, &reports::render_charts(&report)?),
-    )
-        .with_context(|| format!("writing {}", markdown_path.display()))?;
-    std::fs::write(&json_path, reports::render_json(&report)?)
-        .with_context(|| format!("writing {}", json_path.display()))?;
 
     let plan_path = settings.out.join("plan.json");
     let plan_path = match accepted {
@@ -186,69 +169,6 @@ fn optimizer_name(choice: super::OptimizerChoice) -> &'static str {
         super::OptimizerChoice::Forest => "Bayesian optimization with a random forest (SMAC-like)",
         super::OptimizerChoice::Random => "random search",
     }
-}
-
-fn to_validation(
-    best_trial: usize,
-    e: &GateEvidence,
-    outcome: &GateOutcome,
-    settings: &TuneSettings,
-) -> Validation {
-    let throughputs = |runs: &[workloads::Measurement]| {
-        runs.iter()
-            .map(workloads::Measurement::throughput)
-            .collect::<Vec<f64>>()
-    };
-    let mean_p99 = |runs: &[workloads::Measurement]| {
-        Summary::of(&runs.iter().map(|m| m.latency.p99_ms).collect::<Vec<_>>())
-            .map(|s| s.mean)
-            .unwrap_or(0.0)
-    };
-    let empty = reports::Figure {
-        mean: 0.0,
-        stdev: 0.0,
-        min: 0.0,
-        max: 0.0,
-        samples: 0,
-    };
-    Validation {
-        best_trial,
-        rounds: e.rounds,
-        default_throughput: figure(&throughputs(&outcome.baseline_runs)).unwrap_or(empty),
-        best_throughput: figure(&throughputs(&outcome.candidate_runs)).unwrap_or(empty),
-        ratio: e.score.ratio,
-        ci_low: e.score.low,
-        ci_high: e.score.high,
-        confidence: e.confidence,
-        round_ratios: e.round_ratios.clone(),
-        default_p99_ms: mean_p99(&outcome.baseline_runs),
-        best_p99_ms: mean_p99(&outcome.candidate_runs),
-        verdict: match e.decision {
-            Decision::Accept => Verdict::Accept,
-            Decision::Reject => Verdict::Reject,
-            Decision::Inconclusive => Verdict::Inconclusive,
-        },
-        reason: e.reason.clone(),
-        objective: settings.objective.name().to_string(),
-        method: METHOD.to_string(),
-        p99_ratio: Some([e.p99.ratio, e.p99.low, e.p99.high]),
-        query_regressions: e
-            .query_regressions
-            .iter()
-            .map(|q| {
-                format!(
-                    "{}: {:.2}× slower (CI {:.2}× .. {:.2}×)",
-                    q.query, q.latency_ratio.ratio, q.latency_ratio.low, q.latency_ratio.high
-                )
-            })
-            .collect(),
-        accept_above: Some(1.0 + settings.gate.min_gain),
-    }
-}
-
-/// The accepted configuration's non-default values in the engine's own syntax.
-fn recommendation(config: &Config, catalog: &[Knob], engine: Engine) -> Vec<String> {
-    knobs::render::sql(engine, &non_default(config, catalog), catalog)
 }
 
 fn non_default(config: &Config, catalog: &[Knob]) -> Config {

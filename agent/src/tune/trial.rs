@@ -159,11 +159,20 @@ pub async fn evaluate(
             id,
             status_name,
             config,
+            // Everything the report shows of a trial, so that `dbtuner report` can write it
+            // again from the repository alone.
             serde_json::json!({
+                "label": label,
                 "measurement": m,
                 "score": score,
                 "objective": bench.objective,
                 "derived": run.observed.as_ref().map(|o| &o.delta.derived),
+                "reason": match &status {
+                    TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => Some(reason),
+                    TrialStatus::Measured => None,
+                },
+                "applied": &run.applied.server_values,
+                "restarted": run.applied.restarted,
             }),
             run.observed.as_ref(),
         )
@@ -204,7 +213,7 @@ async fn not_measured(
             id,
             name,
             config,
-            serde_json::json!({ "reason": reason }),
+            serde_json::json!({ "label": label, "reason": reason }),
             None,
         )
         .await?;
