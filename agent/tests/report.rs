@@ -327,6 +327,20 @@ fn inconclusive_durability_risk_session_says_so_first() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(dir.path());
     let out = dir.path().join("two");
+    // An accepted session's report first, in the same directory: its snippets and charts
+    // must not stay beside the next report.
+    let first = dbtuner(&[
+        "report",
+        "--session",
+        "1",
+        "--repo",
+        &repo,
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(first.status.success());
+    assert!(out.join("change.sql").exists());
+    std::fs::write(out.join("charts/importance.svg"), "<svg/>").unwrap();
     let run = dbtuner(&[
         "report",
         "--session",
@@ -354,6 +368,9 @@ fn inconclusive_durability_risk_session_says_so_first() {
         !out.join("change.sql").exists(),
         "snippets for a change that is not recommended"
     );
+    assert!(!out.join("change.rollback.sql").exists());
+    assert!(!out.join("charts/importance.svg").exists(), "a stale chart");
+    assert!(out.join("charts/gate_rounds.svg").exists());
 }
 
 #[test]

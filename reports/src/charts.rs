@@ -45,10 +45,7 @@ type Draw<'r> = &'r dyn Fn(&Area<'_>, &str) -> DrawResult;
 /// Every chart of the report, in the order the formats show them.
 pub fn render_charts(r: &Report) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
-    let mut add = |name: &'static str,
-                   title: &str,
-                   absent: &str,
-                   draw: Option<Draw<'_>>| {
+    let mut add = |name: &'static str, title: &str, absent: &str, draw: Option<Draw<'_>>| {
         let svg = match draw {
             Some(draw) => Some(svg(|area| draw(area, title)).map_err(|reason| ChartError {
                 chart: name,

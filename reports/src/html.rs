@@ -211,7 +211,11 @@ fn summary(o: &mut String, r: &Report) {
 fn changes(o: &mut String, r: &Report) {
     section(o, "changes", "Recommended change");
     if r.changes.is_empty() {
-        let _ = writeln!(o, "<p class=\"absent\">No knob differs from the default in the gate's candidate: nothing to change.</p>");
+        let _ = writeln!(
+            o,
+            "<p class=\"absent\">{}</p>",
+            esc(crate::markdown::no_change(r))
+        );
         return;
     }
     if !r.recommended {

@@ -61,10 +61,10 @@ fn chart(out: &mut String, charts: &[Chart], name: &str) {
     if let Some(c) = charts.iter().find(|c| c.name == name) {
         match c.svg {
             Some(_) => {
-                let _ = writeln!(out, "\n![{}](charts/{}.svg)\n", c.title, c.name);
+                let _ = writeln!(out, "\n![{}](charts/{}.svg)", c.title, c.name);
             }
             None => {
-                let _ = writeln!(out, "\n_{}: {}_\n", c.title, c.absent);
+                let _ = writeln!(out, "\n_{}: {}_", c.title, c.absent);
             }
         }
     }
@@ -136,10 +136,7 @@ fn summary(out: &mut String, r: &Report) {
 fn changes(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\n## Recommended change\n");
     if r.changes.is_empty() {
-        let _ = writeln!(
-            out,
-            "No knob differs from the default in the gate's candidate: nothing to change."
-        );
+        let _ = writeln!(out, "{}", no_change(r));
         return;
     }
     if !r.recommended {
@@ -374,6 +371,15 @@ fn environment(out: &mut String, r: &Report) {
             let _ = writeln!(out, "{c}");
         }
         let _ = writeln!(out, "```");
+    }
+}
+
+/// Why the change table is empty.
+pub(crate) fn no_change(r: &Report) -> &'static str {
+    if r.validation.is_some() {
+        "No knob differs from the default in the gate's candidate: nothing to change."
+    } else {
+        "No candidate went through the gate: nothing to change."
     }
 }
 

@@ -455,6 +455,11 @@ fn failed_trial_inconclusive_verdict_and_durability_risk_are_plain() {
         "{summary}"
     );
     assert!(summary.contains("1 trial(s) failed"), "{summary}");
+    assert!(
+        md.contains("> **⚠ DURABILITY RISK: synchronous_commit = off"),
+        "the banner: {summary}"
+    );
+    assert!(md.contains("> **⚠ INCONCLUSIVE"), "the banner: {summary}");
     assert!(md.contains("**Not recommended**"));
     assert!(md.contains("**failed: the server did not start"));
     assert!(md.contains("synchronous_commit=off ⚠ durability"));
