@@ -151,6 +151,37 @@ fn span(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
     (lo, hi)
 }
 
+/// The top of an axis with a band above the data for the legend, which would hide points
+/// otherwise.
+fn headroom(top: f64) -> f64 {
+    top * 1.45
+}
+
+/// Tick labels without trailing zeros ("3500", "1.05").
+fn tick(v: &f64) -> String {
+    let text = if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// Whole numbers only: trials and rounds have no halves.
+fn whole(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        String::new()
+    }
+}
+
 fn score_axis(r: &Report) -> String {
     match r.objective.as_str() {
         "" | "throughput" => "throughput (tx/s)".to_string(),
@@ -163,7 +194,7 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, 17))
@@ -185,16 +216,18 @@ fn convergence(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         })
         .collect();
     let max_x = all.iter().map(|t| t.id).max().unwrap_or(0) as f64;
-    let (_, hi) = span(points.iter().map(|p| p.1), true);
+    let hi = headroom(span(points.iter().map(|p| p.1), true).1);
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 24))
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(64)
+        .y_label_area_size(88)
         .build_cartesian_2d(-0.5..max_x + 0.5, 0.0..hi)?;
     chart
         .configure_mesh()
         .x_desc("trial (0 = default)")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&tick)
         .y_desc(score_axis(r))
         .label_style((FONT, 17))
         .axis_desc_style((FONT, 18))
@@ -249,16 +282,18 @@ fn throughput(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         .filter_map(|t| t.throughput.map(|f| (t.id as f64, f.mean, f.stdev)))
         .collect();
     let max_x = all.iter().map(|t| t.id).max().unwrap_or(0) as f64;
-    let (_, hi) = span(bars.iter().map(|b| b.1 + b.2), true);
+    let hi = headroom(span(bars.iter().map(|b| b.1 + b.2), true).1);
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 24))
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(64)
+        .y_label_area_size(88)
         .build_cartesian_2d(-0.5..max_x + 0.5, 0.0..hi)?;
     chart
         .configure_mesh()
         .x_desc("trial (0 = default)")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&tick)
         .y_desc("throughput (tx/s)")
         .label_style((FONT, 17))
         .axis_desc_style((FONT, 18))
@@ -288,16 +323,19 @@ fn gate_rounds(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         .collect();
     let marks = [v.ci_low, v.ci_high, 1.0, v.accept_above.unwrap_or(1.0)];
     let (lo, hi) = span(ratios.iter().map(|p| p.1).chain(marks), false);
+    let hi = lo + headroom(hi - lo);
     let x = (0.5, n + 0.5);
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 24))
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(64)
+        .y_label_area_size(88)
         .build_cartesian_2d(x.0..x.1, lo..hi)?;
     chart
         .configure_mesh()
         .x_desc("round")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&tick)
         .x_labels(r.gate_rounds.len().clamp(2, 12))
         .y_desc(format!(
             "{} ratio, candidate / default",
@@ -360,16 +398,18 @@ fn gate_seconds(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
     let default = series(|g| &g.default_per_second);
     let candidate = series(|g| &g.candidate_per_second);
     let max_x = default.len().max(candidate.len()) as f64;
-    let (_, hi) = span(default.iter().chain(&candidate).map(|p| p.1), true);
+    let hi = headroom(span(default.iter().chain(&candidate).map(|p| p.1), true).1);
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 24))
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(64)
+        .y_label_area_size(88)
         .build_cartesian_2d(0.0..max_x + 1.0, 0.0..hi)?;
     chart
         .configure_mesh()
         .x_desc("measured second (rounds back to back, s)")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&tick)
         .y_desc("throughput (tx/s)")
         .label_style((FONT, 17))
         .axis_desc_style((FONT, 18))
@@ -411,7 +451,8 @@ fn latency(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
     let lo = positive().fold(f64::INFINITY, f64::min);
     let hi = positive().fold(0.0, f64::max);
     let (lo, hi) = if lo.is_finite() && hi > 0.0 {
-        (lo / 1.5, hi * 1.5)
+        // Log scale: a factor of 8 above the data leaves the top band to the legend.
+        (lo / 1.5, hi * 8.0)
     } else {
         (0.01, 1.0)
     };
@@ -419,7 +460,7 @@ fn latency(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         .caption(title, (FONT, 24))
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(64)
+        .y_label_area_size(88)
         .build_cartesian_2d(0.0..3.3, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
@@ -427,13 +468,15 @@ fn latency(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         .x_labels(5)
         .x_label_formatter(&|x| {
             let p = 100.0 * (1.0 - 10f64.powf(-x));
-            if p >= 99.0 {
-                format!("p{p:.1}")
+            // p0 would be the minimum, which is not on the line.
+            if p < 1.0 {
+                String::new()
             } else {
-                format!("p{p:.0}")
+                format!("p{}", tick(&p))
             }
         })
         .y_desc("latency (ms, log scale)")
+        .y_label_formatter(&tick)
         .label_style((FONT, 17))
         .axis_desc_style((FONT, 18))
         .draw()?;
@@ -464,7 +507,7 @@ fn bars(
     series: &[(&str, RGBColor)],
 ) -> DrawResult {
     let n = rows.len() as f64;
-    let (_, hi) = span(rows.iter().flat_map(|r| r.1.iter().map(|b| b.0)), true);
+    let hi = headroom(span(rows.iter().flat_map(|r| r.1.iter().map(|b| b.0)), true).1);
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 24))
         .margin(12)
@@ -476,6 +519,7 @@ fn bars(
         .disable_y_mesh()
         .y_labels(0)
         .x_desc(x_desc)
+        .x_label_formatter(&tick)
         .label_style((FONT, 17))
         .axis_desc_style((FONT, 18))
         .draw()?;

@@ -221,9 +221,13 @@ fn changes(o: &mut String, r: &Report) {
     if !r.recommended {
         let _ = writeln!(o, "<p class=\"warning\">Not recommended: the gate did not accept this candidate. Shown for the record only.</p>");
     }
+    let shared = crate::markdown::shared_evidence(r);
+    if let Some(e) = shared {
+        let _ = writeln!(o, "<p>Evidence: {}.</p>", esc(e));
+    }
     let rows = r.changes.iter().map(|c| {
         let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("—"));
-        vec![
+        let mut row = vec![
             format!("<code>{}</code>", esc(&c.name)),
             esc(&c.default),
             opt(&c.current),
@@ -240,24 +244,26 @@ fn changes(o: &mut String, r: &Report) {
                 "safe".into()
             },
             esc(&c.description),
-            esc(&c.evidence),
-        ]
+        ];
+        if shared.is_none() {
+            row.push(esc(&c.evidence));
+        }
+        row
     });
-    table(
-        o,
-        &[
-            "knob",
-            "default",
-            "current",
-            "heuristic",
-            "candidate",
-            "applies by",
-            "durability",
-            "what it does",
-            "evidence",
-        ],
-        rows,
-    );
+    let mut head = vec![
+        "knob",
+        "default",
+        "current",
+        "heuristic",
+        "candidate",
+        "applies by",
+        "durability",
+        "what it does",
+    ];
+    if shared.is_none() {
+        head.push("evidence");
+    }
+    table(o, &head, rows);
 }
 
 fn snippets(o: &mut String, r: &Report) {

@@ -129,7 +129,19 @@ fn summary(out: &mut String, r: &Report) {
         let _ = writeln!(out, "> **⚠ {w}**\n");
     }
     let _ = writeln!(out, "- **What to change:** {}", s.change);
-    let _ = writeln!(out, "- **How sure:** {}", s.certainty);
+    match &r.validation {
+        Some(v) => {
+            let _ = writeln!(
+                out,
+                "- **How sure:** **{}** — {}",
+                verdict_word(v.verdict),
+                s.certainty
+            );
+        }
+        None => {
+            let _ = writeln!(out, "- **How sure:** {}", s.certainty);
+        }
+    }
     let _ = writeln!(out, "- **What it costs:** {}", s.costs.join(" "));
 }
 
@@ -142,7 +154,13 @@ fn changes(out: &mut String, r: &Report) {
     if !r.recommended {
         let _ = writeln!(out, "**Not recommended**: the gate did not accept this candidate. Shown for the record only.\n");
     }
-    let _ = writeln!(out, "| knob | default | current | heuristic | candidate | applies by | durability | what it does | evidence |\n|---|---|---|---|---|---|---|---|---|");
+    let shared = shared_evidence(r);
+    if let Some(e) = shared {
+        let _ = writeln!(out, "Evidence: {e}.\n");
+    }
+    let evidence_head = if shared.is_none() { " evidence |" } else { "" };
+    let evidence_rule = if shared.is_none() { "---|" } else { "" };
+    let _ = writeln!(out, "| knob | default | current | heuristic | candidate | applies by | durability | what it does |{evidence_head}\n|---|---|---|---|---|---|---|---|{evidence_rule}");
     for c in &r.changes {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
         let risk = if c.durability_risk {
@@ -150,9 +168,13 @@ fn changes(out: &mut String, r: &Report) {
         } else {
             "safe"
         };
+        let evidence = match shared {
+            Some(_) => String::new(),
+            None => format!(" {} |", cell(&c.evidence)),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | **{}** | {} | {risk} | {} | {} |",
+            "| {} | {} | {} | {} | **{}** | {} | {risk} | {} |{evidence}",
             c.name,
             cell(&c.default),
             cell(&opt(&c.current)),
@@ -160,9 +182,17 @@ fn changes(out: &mut String, r: &Report) {
             cell(&c.candidate),
             apply_kind(c.apply),
             cell(&c.description),
-            cell(&c.evidence)
         );
     }
+}
+
+/// The evidence when every knob has the same (one candidate, one gate): said once.
+pub(crate) fn shared_evidence(r: &Report) -> Option<&str> {
+    let first = r.changes.first()?;
+    r.changes
+        .iter()
+        .all(|c| c.evidence == first.evidence)
+        .then_some(first.evidence.as_str())
 }
 
 fn snippets(out: &mut String, r: &Report) {

@@ -8,7 +8,8 @@ use crate::{ApplyKind, Report, Verdict};
 pub struct Summary {
     /// What to change (or that nothing should change, and why).
     pub change: String,
-    /// The measured gain with its interval and the verdict.
+    /// The measured gain with its interval and the verdict's reason (the verdict itself is
+    /// [`verdict_word`] of the report's validation, which each format shows its own way).
     pub certainty: String,
     /// Restart, durability and memory.
     pub costs: Vec<String>,
@@ -69,8 +70,7 @@ impl Summary {
                     &v.objective
                 };
                 format!(
-                    "{} — {objective} {:+.1}% ({:.0}% CI {:+.1}% .. {:+.1}%) over {} interleaved rounds; {}",
-                    verdict_word(v.verdict),
+                    "{objective} {:+.1}% ({:.0}% CI {:+.1}% .. {:+.1}%) over {} interleaved rounds; {}",
                     pct(v.ratio),
                     v.confidence * 100.0,
                     pct(v.ci_low),
