@@ -97,6 +97,33 @@ async fn round_trip(repo: &dyn Repository) {
     let s = repo.session(session).await.unwrap().unwrap();
     assert_eq!(s.status, "done");
     assert!(s.finished_at_ms.is_some());
+    // `dbtuner report --list` and reports: every session newest first, and its target.
+    let later = repo
+        .create_session(&NewSession {
+            target_id: None,
+            kind: "demo".into(),
+            settings: json!({}),
+        })
+        .await
+        .unwrap();
+    let listed: Vec<(i64, String)> = repo
+        .sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [(later, "running".into()), (session, "done".into())]
+    );
+    let t = repo.target(target).await.unwrap().unwrap();
+    assert_eq!(t.url, "postgres://alice:***@db.example:5433/app");
+    assert_eq!(
+        (t.engine.as_str(), t.version.as_str()),
+        ("postgres", "15.5")
+    );
+    assert!(repo.target(target + 1000).await.unwrap().is_none());
 
     let item = ChangeItem {
         name: "shared_buffers".into(),
