@@ -100,7 +100,7 @@ async fn session(
             "measurement": measurement(tps, 10.0),
             "score": tps,
             "objective": "throughput",
-            "derived": { "buffer_hit_ratio": 0.99, "wal_bytes_per_xact": 600.0, "top_waits": [] },
+            "derived": { "buffer_hit_ratio": 0.99, "wal_bytes_per_xact": 600.0, "top_waits": [["Lock:transactionid", 4]] },
             "applied": {},
             "restarted": false,
         })
@@ -265,6 +265,10 @@ fn report_rebuilds_an_accepted_session_from_the_repository() {
     assert_eq!(json["validation"]["rounds"], 4);
     assert_eq!(json["gate_rounds"].as_array().unwrap().len(), 4);
     assert_eq!(json["trials"][0]["label"], "heuristic");
+    assert_eq!(
+        json["trials"][0]["top_waits"][0][0], "Lock:transactionid",
+        "waits from the stored telemetry"
+    );
     assert_eq!(json["trials"][1]["status"]["status"], "failed");
     assert_eq!(json["changes"][0]["name"], "shared_buffers");
     assert_eq!(json["changes"][0]["heuristic"], "256MB");

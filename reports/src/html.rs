@@ -442,9 +442,10 @@ fn trials(o: &mut String, r: &Report, charts: &[Chart]) {
             tel.wal_bytes_per_xact
                 .map(|w| format!("{w:.0}"))
                 .unwrap_or_else(|| "—".into()),
+            esc(&crate::markdown::waits(t)),
         ]
     });
-    let _ = writeln!(o, "<p>Throughput: transactions per second, mean ± stdev of per-second samples. Telemetry per trial: buffer hit ratio and WAL or redo bytes per transaction.</p>");
+    let _ = writeln!(o, "<p>Throughput: transactions per second, mean ± stdev of per-second samples. Telemetry per trial: buffer hit ratio, WAL or redo bytes per transaction and the most frequent waits sampled.</p>");
     table(
         o,
         &[
@@ -458,6 +459,7 @@ fn trials(o: &mut String, r: &Report, charts: &[Chart]) {
             "errors",
             "hit %",
             "WAL B/tx",
+            "top waits",
         ],
         rows,
     );

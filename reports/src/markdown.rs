@@ -351,8 +351,8 @@ fn trials(out: &mut String, r: &Report, charts: &[Chart]) {
         out,
         "Throughput is transactions per second: mean ± stdev of per-second samples.\n"
     );
-    let _ = writeln!(out, "Server telemetry per trial (the workload's telemetry): buffer hit ratio, checkpoints (timed/requested) and WAL or redo bytes per transaction.\n");
-    let _ = writeln!(out, "| # | configuration | status | tx/s | p50 ms | p95 ms | p99 ms | errors | hit % | ckpt t/r | WAL B/tx |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "Server telemetry per trial (the workload's telemetry): buffer hit ratio, checkpoints (timed/requested), WAL or redo bytes per transaction, and the most frequent waits sampled.\n");
+    let _ = writeln!(out, "| # | configuration | status | tx/s | p50 ms | p95 ms | p99 ms | errors | hit % | ckpt t/r | WAL B/tx | top waits |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
     for t in r.default.iter().chain(&r.trials) {
         let tel = t.telemetry.unwrap_or_default();
         let hit = tel
@@ -373,7 +373,7 @@ fn trials(out: &mut String, r: &Report, charts: &[Chart]) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {hit} | {ckpt} | {wal} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {hit} | {ckpt} | {wal} | {} |",
             t.label,
             cell(&knobs(t)),
             cell(&status),
@@ -381,7 +381,8 @@ fn trials(out: &mut String, r: &Report, charts: &[Chart]) {
             ms(t.p50_ms),
             ms(t.p95_ms),
             ms(t.p99_ms),
-            t.errors
+            t.errors,
+            cell(&waits(t))
         );
     }
     chart(out, charts, "convergence");
@@ -402,6 +403,19 @@ fn environment(out: &mut String, r: &Report) {
         }
         let _ = writeln!(out, "```");
     }
+}
+
+/// The trial's top waits, "event ×samples" (the first three).
+pub(crate) fn waits(t: &TrialRecord) -> String {
+    if t.top_waits.is_empty() {
+        return "—".into();
+    }
+    t.top_waits
+        .iter()
+        .take(3)
+        .map(|(event, n)| format!("{event} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why the change table is empty.
@@ -493,6 +507,7 @@ mod tests {
             restarted: false,
             telemetry: None,
             score: Some(1000.0),
+            top_waits: Vec::new(),
         };
         r.trials.push(trial);
         let f = Figure {

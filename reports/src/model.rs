@@ -71,6 +71,9 @@ pub struct TrialRecord {
     /// The objective's score (higher is better), when measured.
     #[serde(default)]
     pub score: Option<f64>,
+    /// The most frequent waits sampled during the trial (event, samples), most first.
+    #[serde(default)]
+    pub top_waits: Vec<(String, u64)>,
 }
 
 /// The decision on the best configuration.

@@ -119,16 +119,20 @@ fn trial(t: &TrialRecord, catalog: &[Knob]) -> (reports::TrialRecord, Config) {
         status,
         measurement.as_ref(),
     );
-    rec.telemetry = m
+    let derived = m
         .get("derived")
-        .and_then(|v| serde_json::from_value::<crate::telemetry::delta::Derived>(v.clone()).ok())
-        .map(|d| TrialTelemetry {
-            buffer_hit_ratio: d.buffer_hit_ratio,
-            checkpoints_timed: d.checkpoints_timed,
-            checkpoints_requested: d.checkpoints_requested,
-            wal_bytes_per_xact: d.wal_bytes_per_xact,
-            temp_bytes: d.temp_bytes,
-        });
+        .and_then(|v| serde_json::from_value::<crate::telemetry::delta::Derived>(v.clone()).ok());
+    rec.top_waits = derived
+        .as_ref()
+        .map(|d| d.top_waits.clone())
+        .unwrap_or_default();
+    rec.telemetry = derived.map(|d| TrialTelemetry {
+        buffer_hit_ratio: d.buffer_hit_ratio,
+        checkpoints_timed: d.checkpoints_timed,
+        checkpoints_requested: d.checkpoints_requested,
+        wal_bytes_per_xact: d.wal_bytes_per_xact,
+        temp_bytes: d.temp_bytes,
+    });
     rec.score = score.filter(|_| measured);
     (rec, config)
 }

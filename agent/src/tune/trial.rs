@@ -300,5 +300,6 @@ pub fn record(
         restarted: applied.is_some_and(|a| a.restarted),
         telemetry: None,
         score: None,
+        top_waits: Vec::new(),
     }
 }
