@@ -101,6 +101,30 @@ pub fn resolve_workload(name: &str, scale: f64) -> Result<(WorkloadSpec, Option<
     Ok((builtin.spec()?, Some(builtin)))
 }
 
+/// A throwaway sandbox server with an empty `dbtuner` database, and that database's URL.
+pub async fn sandbox_database(engine: Engine) -> Result<(Sandbox, TargetUrl)> {
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+        .await
+        .context("sandbox start task")??;
+    let admin: TargetUrl = sandbox.url().parse()?;
+    match engine {
+        Engine::Postgres => {
+            connect_postgres(&admin)
+                .await?
+                .batch_execute("CREATE DATABASE dbtuner")
+                .await?
+        }
+        _ => {
+            connect_mysql(&admin)
+                .await?
+                .query_drop("CREATE DATABASE dbtuner")
+                .await?
+        }
+    }
+    let url = sandbox.url_for_database("dbtuner").parse()?;
+    Ok((sandbox, url))
+}
+
 pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> Result<BenchResult> {
     let (spec, builtin) = resolve_workload(&options.workload, options.scale)?;
     // Keep the sandbox alive for the whole run.
@@ -108,27 +132,8 @@ pub async fn run(options: &BenchOptions, progress: &indicatif::ProgressBar) -> R
     let url: TargetUrl = match &options.place {
         Where::Target(url) => url.clone(),
         Where::Sandbox(engine) => {
-            let engine = *engine;
             progress.set_message(format!("starting a {} sandbox", engine.display_name()));
-            let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
-                .await
-                .context("sandbox start task")??;
-            let admin: TargetUrl = sandbox.url().parse()?;
-            match engine {
-                Engine::Postgres => {
-                    connect_postgres(&admin)
-                        .await?
-                        .batch_execute("CREATE DATABASE dbtuner")
-                        .await?
-                }
-                _ => {
-                    connect_mysql(&admin)
-                        .await?
-                        .query_drop("CREATE DATABASE dbtuner")
-                        .await?
-                }
-            }
-            let url = sandbox.url_for_database("dbtuner").parse()?;
+            let (sandbox, url) = sandbox_database(*engine).await?;
             _sandbox = Some(sandbox);
             url
         }

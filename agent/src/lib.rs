@@ -1,6 +1,7 @@
 //! The dbtuner agent: applying configurations to staging and targets, the tuning loop, and the
 //! command-line interface. The `dbtuner` binary is a thin shell over [`cli::main`].
 
+pub mod advise;
 pub mod apply;
 pub mod bench;
 pub mod cli;

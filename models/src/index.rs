@@ -20,11 +20,17 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// An index: a table and its ordered key columns.
+/// An index: a table, its ordered key columns, the columns it only carries (`INCLUDE`, for
+/// index-only scans) and the predicate of a partial index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct IndexDef {
     pub table: String,
     pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// SQL of a partial index's WHERE clause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
 }
 
 impl IndexDef {
@@ -32,6 +38,18 @@ impl IndexDef {
         IndexDef {
             table: table.to_string(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
+            include: Vec::new(),
+            predicate: None,
+        }
+    }
+
+    /// A plain index (no INCLUDE, no predicate) on these key columns.
+    fn plain(table: &str, columns: Vec<String>) -> IndexDef {
+        IndexDef {
+            table: table.to_string(),
+            columns,
+            include: Vec::new(),
+            predicate: None,
         }
     }
 }
@@ -77,6 +95,8 @@ pub struct ExtendSettings {
     pub max_width: usize,
     /// Stop when the best move improves the cost by less than this fraction.
     pub min_relative_gain: f64,
+    /// Most indexes chosen on one table.
+    pub max_per_table: usize,
 }
 
 impl Default for ExtendSettings {
@@ -84,6 +104,7 @@ impl Default for ExtendSettings {
         ExtendSettings {
             max_width: 3,
             min_relative_gain: 0.003,
+            max_per_table: usize::MAX,
         }
     }
 }
@@ -157,10 +178,14 @@ impl<'a, O: CostOracle> Cached<'a, O> {
     }
 }
 
-/// Extend over single-column `attributes` (table, column) under `budget` bytes.
+/// Extend over single-column `attributes` (table, column) under `budget` bytes. `whole` are
+/// indexes also tried as one move each (multi-column, covering or partial candidates built
+/// for particular statements), so that an index whose first column alone gains nothing can
+/// still be found.
 pub fn extend<O: CostOracle>(
     oracle: &mut O,
     attributes: &[(String, String)],
+    whole: &[IndexDef],
     budget: u64,
     settings: &ExtendSettings,
 ) -> Result<Selection, SelectionError<O::Error>> {
@@ -190,12 +215,12 @@ pub fn extend<O: CostOracle>(
             }
             Ok(())
         };
-        for (table, column) in attributes {
-            let index = IndexDef {
-                table: table.clone(),
-                columns: vec![column.clone()],
-            };
-            if chosen.contains(&index) {
+        let singles = attributes
+            .iter()
+            .map(|(table, column)| IndexDef::plain(table, vec![column.clone()]));
+        for index in singles.chain(whole.iter().cloned()) {
+            let on_table = chosen.iter().filter(|c| c.table == index.table).count();
+            if chosen.contains(&index) || on_table >= settings.max_per_table {
                 continue;
             }
             let size = used.saturating_add(cache.size(&index)?);
@@ -204,7 +229,11 @@ pub fn extend<O: CostOracle>(
             consider(&mut cache, set, size)?;
         }
         for i in 0..chosen.len() {
-            if chosen[i].columns.len() >= settings.max_width {
+            // Covering and partial indexes are taken as built; only plain ones widen.
+            if chosen[i].columns.len() >= settings.max_width
+                || !chosen[i].include.is_empty()
+                || chosen[i].predicate.is_some()
+            {
                 continue;
             }
             for (table, column) in attributes {
@@ -393,10 +422,7 @@ mod tests {
     fn single_column_candidates(oracle: &Synthetic) -> Vec<IndexDef> {
         attrs(oracle)
             .into_iter()
-            .map(|(t, c)| IndexDef {
-                table: t,
-                columns: vec![c],
-            })
+            .map(|(t, c)| IndexDef::plain(&t, vec![c]))
             .collect()
     }
 
@@ -432,7 +458,7 @@ mod tests {
                     ..ExtendSettings::default()
                 };
                 let a = attrs(&o);
-                let e = extend(&mut o, &a, budget, &settings).unwrap();
+                let e = extend(&mut o, &a, &[], budget, &settings).unwrap();
                 let g = greedy(&mut o, &cands, budget, 1, cands.len()).unwrap();
                 for s in [&e, &g] {
                     assert!(s.size <= budget, "{s:?}");
@@ -463,13 +489,55 @@ mod tests {
             column_size: 100,
         };
         let a = attrs(&o);
-        let s = extend(&mut o, &a, 200, &ExtendSettings::default()).unwrap();
+        let s = extend(&mut o, &a, &[], 200, &ExtendSettings::default()).unwrap();
         assert_eq!(
             s.indexes,
             vec![IndexDef::new("orders", &["customer", "day"])]
         );
         assert_eq!(s.size, 200);
         assert!((s.cost - (1.0 + 5.0)).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn extend_respects_the_per_table_cap_and_tries_whole_candidates() {
+        let queries = vec![
+            ("t".to_string(), vec!["a".to_string()], 100.0, 10.0),
+            ("t".to_string(), vec!["b".to_string()], 50.0, 10.0),
+            ("u".to_string(), vec!["c".to_string()], 10.0, 10.0),
+        ];
+        let mut o = Synthetic {
+            queries: queries.clone(),
+            sizes: HashMap::new(),
+            column_size: 100,
+        };
+        let a = attrs(&o);
+        let capped = ExtendSettings {
+            max_per_table: 1,
+            ..ExtendSettings::default()
+        };
+        let s = extend(&mut o, &a, &[], 10_000, &capped).unwrap();
+        assert_eq!(
+            s.indexes,
+            vec![IndexDef::new("t", &["a"]), IndexDef::new("u", &["c"])]
+        );
+        let uncapped = extend(&mut o, &a, &[], 10_000, &ExtendSettings::default()).unwrap();
+        assert_eq!(uncapped.indexes.len(), 3, "{uncapped:?}");
+        // A whole candidate is one move: a cheap two-column index serving both columns of a
+        // query beats widening step by step when singles are priced out.
+        let mut o = Synthetic {
+            queries: vec![("t".into(), vec!["a".into(), "b".into()], 100.0, 10.0)],
+            sizes: HashMap::from([
+                (IndexDef::new("t", &["a"]), 1_000),
+                (IndexDef::new("t", &["a", "b"]), 150),
+            ]),
+            column_size: 1_000,
+        };
+        let a = attrs(&o);
+        let none = extend(&mut o, &a, &[], 200, &ExtendSettings::default()).unwrap();
+        assert!(none.indexes.is_empty(), "{none:?}");
+        let whole = [IndexDef::new("t", &["a", "b"])];
+        let s = extend(&mut o, &a, &whole, 200, &ExtendSettings::default()).unwrap();
+        assert_eq!(s.indexes, whole.to_vec());
     }
 
     #[test]
@@ -496,7 +564,7 @@ mod tests {
             let budget = rng.gen_range(0..400);
             let reference = exhaustive(&mut o, &cands, budget).unwrap();
             let a = attrs(&o);
-            let e = extend(&mut o, &a, budget, &ExtendSettings::default()).unwrap();
+            let e = extend(&mut o, &a, &[], budget, &ExtendSettings::default()).unwrap();
             let g = greedy(&mut o, &cands, budget, 2, 4).unwrap();
             for s in [&e, &g] {
                 assert!(s.size <= budget, "{s:?} over {budget}");

@@ -49,6 +49,14 @@ pub struct Analysis {
     pub group_by: Vec<ColumnRef>,
     /// Columns assigned by UPDATE or listed by INSERT.
     pub written: Vec<ColumnRef>,
+    /// Every column the statement names anywhere (select list, predicates, ordering): what a
+    /// covering index must hold for an index-only scan.
+    #[serde(default)]
+    pub referenced: Vec<ColumnRef>,
+    /// `column = literal` with a constant written in the statement (not a placeholder), the
+    /// literal as SQL: where a partial index may pay.
+    #[serde(default)]
+    pub constant_equalities: Vec<(ColumnRef, String)>,
 }
 
 /// Analyze every statement of `sql`.
@@ -99,6 +107,8 @@ struct Collector {
     order_by: Vec<(Option<String>, String)>,
     group_by: Vec<(Option<String>, String)>,
     written: Vec<(Option<String>, String)>,
+    referenced: Vec<RawColumn>,
+    constant_equalities: Vec<(RawColumn, String)>,
     access: Option<Access>,
 }
 
@@ -216,9 +226,24 @@ impl Visitor for Collector {
     }
 
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            if let Some(c) = column(e) {
+                self.referenced.push(c);
+            }
+        }
         match e {
             Expr::BinaryOp { left, op, right } => {
                 let (l, r) = (column(left), column(right));
+                if *op == BinaryOperator::Eq {
+                    for (c, v) in [(&l, right), (&r, left)] {
+                        if let (Some(c), Expr::Value(v)) = (c, v.as_ref()) {
+                            if !matches!(v.value, sqlparser::ast::Value::Placeholder(_)) {
+                                self.constant_equalities
+                                    .push((c.clone(), v.value.to_string()));
+                            }
+                        }
+                    }
+                }
                 match op {
                     BinaryOperator::Eq => match (l, r) {
                         (Some(a), Some(b)) => self.joins.push((a, b)),
@@ -317,6 +342,17 @@ fn analyze_statement(statement: &Statement) -> Analysis {
         order_by: list(&c.order_by),
         group_by: list(&c.group_by),
         written: list(&c.written),
+        referenced: list(&c.referenced),
+        constant_equalities: {
+            let mut out: Vec<(ColumnRef, String)> = Vec::new();
+            for (col, v) in &c.constant_equalities {
+                let pair = (resolve(col), v.clone());
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+            }
+            out
+        },
     }
 }
 
@@ -555,6 +591,27 @@ mod tests {
         );
         assert_eq!(a.group_by, [col("olap_product", "category")]);
         assert_eq!(a.order_by, [col("olap_product", "category")]);
+        assert!(a.referenced.contains(&col("olap_sales", "quantity")));
+        assert!(a.referenced.contains(&col("olap_product", "category")));
+        assert!(a.constant_equalities.is_empty());
+        let p = &analyze(
+            "SELECT id, total FROM orders WHERE status = 'open' AND customer = $1",
+            Engine::Postgres,
+        )
+        .unwrap()[0];
+        assert_eq!(
+            p.constant_equalities,
+            [(col("orders", "status"), "'open'".to_string())]
+        );
+        assert_eq!(
+            p.referenced,
+            [
+                col("orders", "id"),
+                col("orders", "total"),
+                col("orders", "status"),
+                col("orders", "customer")
+            ]
+        );
     }
 
     #[test]

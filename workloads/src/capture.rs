@@ -26,6 +26,13 @@ pub struct CaptureOptions {
     /// Keep the most-called templates, at most this many.
     pub top: usize,
     pub name: String,
+    /// Take the counters as they stand (everything since the statistics were last reset)
+    /// instead of the difference over `window`.
+    pub since_reset: bool,
+    /// Leave out templates called fewer times than this.
+    pub min_calls: u64,
+    /// Keep the templates with the most total execution time first (else the most called).
+    pub by_total_time: bool,
 }
 
 /// What a capture produced.
@@ -102,9 +109,15 @@ pub async fn capture(
                     })
                     .collect()
             };
-            let before = snapshot(client.query(&sql, &[]).await?);
+            let before = if options.since_reset {
+                BTreeMap::new()
+            } else {
+                snapshot(client.query(&sql, &[]).await?)
+            };
             waiting();
-            tokio::time::sleep(options.window).await;
+            if !options.since_reset {
+                tokio::time::sleep(options.window).await;
+            }
             let after = snapshot(client.query(&sql, &[]).await?);
             (before, after, Engine::Postgres)
         }
@@ -162,12 +175,18 @@ pub async fn capture(
                 }));
                 all
             };
-            let before = take(
-                conn.query(sql).await?,
-                conn.query(prepared).await.unwrap_or_default(),
-            );
+            let before = if options.since_reset {
+                BTreeMap::new()
+            } else {
+                take(
+                    conn.query(sql).await?,
+                    conn.query(prepared).await.unwrap_or_default(),
+                )
+            };
             waiting();
-            tokio::time::sleep(options.window).await;
+            if !options.since_reset {
+                tokio::time::sleep(options.window).await;
+            }
             let after = take(
                 conn.query(sql).await?,
                 conn.query(prepared).await.unwrap_or_default(),
@@ -186,19 +205,28 @@ pub async fn capture(
                 }
                 _ => (a.calls, a.total_ms),
             };
-            (calls > 0).then_some(Stat {
+            (calls > 0 && calls >= options.min_calls).then_some(Stat {
                 text: a.text,
                 calls,
                 total_ms: ms,
             })
         })
         .collect();
-    ran.sort_by_key(|s| std::cmp::Reverse(s.calls));
+    if options.by_total_time {
+        ran.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    } else {
+        ran.sort_by_key(|s| std::cmp::Reverse(s.calls));
+    }
+    let window = if options.since_reset {
+        "since the statistics were last reset".to_string()
+    } else {
+        format!("over {:?}", options.window)
+    };
 
     let mut spec = WorkloadSpec {
         version: VERSION,
         name: options.name.clone(),
-        description: format!("captured from {url} over {:?}", options.window),
+        description: format!("captured from {url} {window}"),
         clients: None,
         variables: BTreeMap::new(),
         params: BTreeMap::new(),
@@ -231,15 +259,9 @@ pub async fn capture(
             continue;
         }
         let i = spec.transactions.len() + 1;
-        let roles = placeholder_roles(&stat.text, real_engine).unwrap_or_default();
-        let mut names = BTreeMap::new();
-        for (n, role) in &roles {
-            let param = format!("t{i}_p{n}");
-            let generator = generator_for(url, real_engine, role, &mut notes, &param).await?;
-            spec.params.insert(param.clone(), generator);
-            names.insert(*n, param);
-        }
-        let text = rename_placeholders(&stat.text, real_engine, &names);
+        let (text, params) =
+            parameterize(url, real_engine, &stat.text, &format!("t{i}"), &mut notes).await?;
+        spec.params.extend(params);
         let verb = stat
             .text
             .split_whitespace()
@@ -260,8 +282,8 @@ pub async fn capture(
     }
     if spec.transactions.is_empty() {
         return Err(WorkloadError::Run(format!(
-            "no application statements ran on {url} during the {:?} window",
-            options.window
+            "no application statements ran on {url} {window} (at least {} call(s) each)",
+            options.min_calls.max(1)
         )));
     }
     spec.validate(&options.name)?;
@@ -269,6 +291,28 @@ pub async fn capture(
 }
 
 /// A generator for one placeholder, from what the server knows about the column.
+/// A statement with `$n` or `?` placeholders as a workload template: each placeholder
+/// becomes `:{prefix}_p{n}` with a generator drawn from what it is compared with (the
+/// column's statistics or a sample of it; a LIMIT gets small counts).
+pub async fn parameterize(
+    url: &TargetUrl,
+    engine: Engine,
+    sql: &str,
+    prefix: &str,
+    notes: &mut Vec<String>,
+) -> Result<(String, BTreeMap<String, ParamSpec>)> {
+    let roles = placeholder_roles(sql, engine).unwrap_or_default();
+    let mut names = BTreeMap::new();
+    let mut params = BTreeMap::new();
+    for (n, role) in &roles {
+        let param = format!("{prefix}_p{n}");
+        let generator = generator_for(url, engine, role, notes, &param).await?;
+        params.insert(param.clone(), generator);
+        names.insert(*n, param);
+    }
+    Ok((rename_placeholders(sql, engine, &names), params))
+}
+
 async fn generator_for(
     url: &TargetUrl,
     engine: Engine,

@@ -14,6 +14,7 @@ mod load;
 pub mod replay;
 pub mod sandbox;
 pub mod spec;
+pub mod statements;
 pub mod target;
 pub mod tpcb;
 pub mod wire;

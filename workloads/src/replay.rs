@@ -107,6 +107,47 @@ impl Replay {
         &self.spec
     }
 
+    /// The statements of transaction `index` (this engine's spelling) with values drawn from
+    /// the workload's generators written in as SQL literals, one value per parameter name
+    /// for the whole transaction: what EXPLAIN needs to plan them as the replay runs them.
+    pub fn instantiate(&self, index: usize, rng: &mut StdRng) -> Result<Vec<String>> {
+        let t = self.spec.transactions.get(index).ok_or_else(|| {
+            WorkloadError::Run(format!(
+                "no transaction {index}: the workload has {}",
+                self.spec.transactions.len()
+            ))
+        })?;
+        let statements = match self.engine {
+            Engine::Postgres => &t.statements,
+            Engine::Mysql | Engine::Mariadb => t.mysql_statements.as_ref().unwrap_or(&t.statements),
+        };
+        let mut values: BTreeMap<String, ParamValue> = BTreeMap::new();
+        let mut out = Vec::with_capacity(statements.len());
+        for sql in statements {
+            let mut text = String::with_capacity(sql.len());
+            for piece in split(sql) {
+                match piece {
+                    Piece::Text(t) => text.push_str(&t),
+                    Piece::Param(n) => {
+                        if !values.contains_key(&n) {
+                            let g = self.generators.get(&n).ok_or_else(|| {
+                                WorkloadError::Run(format!("no generator for :{n}"))
+                            })?;
+                            values.insert(n.clone(), g.draw(rng));
+                        }
+                        let v = &values[&n];
+                        text.push_str(&match self.engine {
+                            Engine::Postgres => pg_literal(v),
+                            Engine::Mysql | Engine::Mariadb => mysql_literal(v),
+                        });
+                    }
+                }
+            }
+            out.push(text);
+        }
+        Ok(out)
+    }
+
     /// Drive this workload with `options.clients` sessions against `url`.
     pub async fn run(&self, options: &DriverOptions, url: &TargetUrl) -> Result<Measurement> {
         let replay = self.clone();
@@ -387,6 +428,20 @@ impl Prepared {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A value as a PostgreSQL literal (standard_conforming_strings: only quotes are doubled).
+/// Text stays an untyped literal, so the server reads it as the column's type.
+fn pg_literal(v: &ParamValue) -> String {
+    // A negative number is parenthesized: `a -:x` must not become the comment `a --5`.
+    match v {
+        ParamValue::Int(i) if *i < 0 => format!("({i})"),
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Real(r) if r.is_finite() && *r < 0.0 => format!("({r:?})"),
+        ParamValue::Real(r) if r.is_finite() => format!("{r:?}"),
+        ParamValue::Real(_) => "'NaN'".to_string(),
+        ParamValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
     }
 }
 

@@ -82,6 +82,9 @@ async fn capture_known_mix(engine: Engine, settings: &'static [(&'static str, &'
         window: Duration::from_secs(4),
         top: 50,
         name: "captured".into(),
+        since_reset: false,
+        min_calls: 0,
+        by_total_time: false,
     };
     let captured = capture(&url, &options, || {}).await.unwrap();
     let ran = load.await.unwrap();
@@ -150,6 +153,9 @@ async fn missing_instrumentation_says_how_to_enable_it() {
         window: Duration::from_millis(100),
         top: 10,
         name: "x".into(),
+        since_reset: false,
+        min_calls: 0,
+        by_total_time: false,
     };
     let err = capture(&pg.url().parse().unwrap(), &options, || {})
         .await

@@ -7,6 +7,7 @@
 //! what the server clamped → mark the record applied. A restart that fails is undone: the
 //! previous configuration is restored and the server brought back up.
 
+pub mod indexes;
 pub mod plan;
 pub mod restart;
 pub mod store;
@@ -20,7 +21,7 @@ use thiserror::Error;
 use workloads::{Target, TargetError, TargetUrl};
 
 use crate::discovery::{self, DiscoveryError};
-pub use plan::Plan;
+pub use plan::{Plan, PlanIndex};
 pub use restart::{CommandRestarter, Restarter, SandboxRestarter};
 pub use store::{ChangeRecord, ChangeStatus, KnobChangeRecord, Store, StoreError};
 
@@ -123,6 +124,10 @@ pub async fn apply(
         }
         requested.set(&knob.name, value);
     }
+
+    // Indexes: checked and rendered now, built after the knobs.
+    let (index_steps, index_warnings) = indexes::prepare(&mut target, &plan.indexes).await?;
+    warnings.extend(index_warnings);
 
     // Current values, and the configuration the target would run with.
     let mut current = Config::new();
@@ -241,11 +246,13 @@ pub async fn apply(
         data_directory,
         restarted: false,
         status: ChangeStatus::Planned,
+        indexes: index_steps,
     };
-    if options.dry_run || record.knobs.is_empty() {
-        if record.knobs.is_empty() {
+    let nothing = record.knobs.is_empty() && record.indexes.is_empty();
+    if options.dry_run || nothing {
+        if nothing {
             warnings.push(
-                "every knob of the plan already has the requested value; nothing to do".into(),
+                "every knob and index of the plan is already as requested; nothing to do".into(),
             );
         }
         return Ok(ApplyOutcome {
@@ -260,8 +267,9 @@ pub async fn apply(
             &record,
             "apply-start",
             &format!(
-                "{} knob(s): {}",
+                "{} knob(s), {} index step(s): {}",
                 record.knobs.len(),
+                record.indexes.len(),
                 record
                     .knobs
                     .iter()
@@ -328,6 +336,37 @@ pub async fn apply(
         }
         client.batch_execute("SELECT pg_reload_conf()").await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Indexes, one at a time, each saved with its outcome; a failure undoes the whole change.
+    for i in 0..record.indexes.len() {
+        let statement = record.indexes[i].apply_statement.clone();
+        store.audit(&record, "index-start", &statement).await?;
+        let mut step = record.indexes[i].clone();
+        let result = indexes::run_step(&mut target, &mut step).await;
+        record.indexes[i] = step;
+        store.save(&record).await?;
+        if let Err(e) = result {
+            let left = indexes::undo(&mut target, &mut record.indexes[..i]).await;
+            undo(&mut target, &record.knobs, restarter.as_deref_mut()).await;
+            if !left.is_empty() {
+                record.status = ChangeStatus::Failed {
+                    reason: format!("{statement}: {e}"),
+                };
+                store.save(&record).await?;
+                return Err(ApplyError::Stuck {
+                    id: record.id.clone(),
+                    reason: format!(
+                        "{statement}: {e}; undoing the indexes before it failed: {}",
+                        left.join("; ")
+                    ),
+                    store: store.location().to_string(),
+                });
+            }
+            return fail(store, &mut record, format!("{statement}: {e}")).await;
+        }
+        store
+            .audit(&record, "index-done", &record.indexes[i].name.clone())
+            .await?;
     }
     if !restart_knobs.is_empty() {
         let restarter =
@@ -444,6 +483,18 @@ pub async fn rollback(
     }
     let mut target = Target::connect(url).await?;
     store.audit(&record, "rollback-start", "").await?;
+    let left = indexes::undo(&mut target, &mut record.indexes).await;
+    if !left.is_empty() {
+        store.save(&record).await?;
+        store
+            .audit(&record, "rollback-incomplete", &left.join("; "))
+            .await?;
+        return Err(ApplyError::Stuck {
+            id: id.to_string(),
+            reason: left.join("; "),
+            store: store.location().to_string(),
+        });
+    }
     for k in &record.knobs {
         for statement in &k.rollback_statements {
             run_statement(&mut target, statement, restarter.as_deref_mut())
@@ -520,7 +571,7 @@ pub async fn rollback(
         .audit(
             &record,
             "rolled-back",
-            "every knob reads back its previous value",
+            "every knob reads back its previous value; every index is as before",
         )
         .await?;
     Ok(record)

@@ -39,9 +39,27 @@ pub struct Plan {
     /// records the target's own previous values).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<PlannedChange>,
-    /// SHA-256 of the engine and knobs, hex (written by `tune`).
+    /// Indexes to create or drop (written by `advise indexes --plan`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<PlanIndex>,
+    /// SHA-256 of the engine, knobs and indexes, hex (written by `tune` and `advise`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+/// One index of a plan: exactly one of `create` (table, key columns, optional INCLUDE
+/// columns and partial predicate; dbtuner names it and builds it concurrently) or `drop`
+/// (an index name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanIndex {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<models::index::IndexDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<String>,
+    /// Why (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What the gate measured for a plan.
@@ -122,8 +140,51 @@ impl Plan {
             note,
             evidence: None,
             changes: Vec::new(),
+            indexes: Vec::new(),
             digest: None,
         }
+    }
+
+    /// The advisor's indexes to create and drop as a sealed plan.
+    pub fn from_advice(advice: &crate::advise::Advice) -> Plan {
+        let mut indexes: Vec<PlanIndex> = advice
+            .recommendations
+            .iter()
+            .map(|r| PlanIndex {
+                create: Some(r.index.clone()),
+                drop: None,
+                reason: Some(format!(
+                    "saves {:.1} estimated cost units per weighted statement",
+                    r.gain
+                )),
+            })
+            .collect();
+        indexes.extend(advice.drops.iter().map(|d| PlanIndex {
+            create: None,
+            drop: Some(d.index.clone()),
+            reason: Some(d.reason.clone()),
+        }));
+        let mut plan = Plan {
+            engine: Some(advice.engine.to_string()),
+            note: Some(format!(
+                "dbtuner advise indexes: estimated workload cost {:+.1}%",
+                advice.cost_change() * 100.0
+            )),
+            indexes,
+            ..Plan::default()
+        };
+        plan.seal();
+        plan
+    }
+
+    /// Write the plan: TOML when the path ends in .toml, else JSON.
+    pub fn save(&self, path: &Path) -> Result<(), std::io::Error> {
+        let text = if path.extension().is_some_and(|e| e == "toml") {
+            self.to_toml().map_err(std::io::Error::other)?
+        } else {
+            self.to_json().map_err(std::io::Error::other)?
+        };
+        std::fs::write(path, text)
     }
 
     /// The digest of the engine and knobs: what `tune` vouches for.
@@ -133,6 +194,10 @@ impl Plan {
         h.update(format!("engine={}\n", self.engine.as_deref().unwrap_or("")).as_bytes());
         for (name, value) in &self.knobs {
             h.update(format!("{name}={}\n", value.as_text()).as_bytes());
+        }
+        // Plans without indexes keep the digest they always had.
+        for i in &self.indexes {
+            h.update(format!("index={:?}|{:?}\n", i.create, i.drop).as_bytes());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -165,11 +230,26 @@ impl Plan {
         } else {
             serde_json::from_str(text).map_err(|e| e.to_string())?
         };
-        if plan.knobs.is_empty() {
+        if plan.knobs.is_empty() && plan.indexes.is_empty() {
             return Err(
-                "the plan changes nothing: add a [knobs] table (TOML) or a \"knobs\" object (JSON)"
+                "the plan changes nothing: add a [knobs] table (TOML) or a \"knobs\" object (JSON), or indexes"
                     .into(),
             );
+        }
+        for (n, i) in plan.indexes.iter().enumerate() {
+            match (&i.create, &i.drop) {
+                (Some(c), None) => {
+                    if c.table.trim().is_empty() || c.columns.is_empty() {
+                        return Err(format!("indexes[{n}].create: needs a table and at least one column"));
+                    }
+                }
+                (None, Some(d)) if !d.trim().is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "indexes[{n}]: give exactly one of create = {{ table, columns }} or drop = \"name\""
+                    ))
+                }
+            }
         }
         if let Some(digest) = &plan.digest {
             if *digest != plan.compute_digest() {

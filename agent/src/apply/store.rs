@@ -59,6 +59,9 @@ pub struct ChangeRecord {
     pub data_directory: Option<String>,
     pub restarted: bool,
     pub status: ChangeStatus,
+    /// Index DDL of the change, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<super::indexes::IndexChangeRecord>,
 }
 
 /// An audit-log line.
@@ -182,7 +185,12 @@ impl Store {
             target_id,
             session_id: None,
             status: record.status.as_str().to_string(),
-            items: record.knobs.iter().map(KnobChangeRecord::item).collect(),
+            items: record
+                .knobs
+                .iter()
+                .map(KnobChangeRecord::item)
+                .chain(record.indexes.iter().map(|i| i.item()))
+                .collect(),
             actor: ACTOR.into(),
         };
         let value = serde_json::to_value(record).map_err(|e| StoreError::Format {

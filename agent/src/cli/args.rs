@@ -22,6 +22,9 @@ pub enum Command {
     /// Tune a staging server's knobs for a workload; writes a report and, when the gate
     /// accepts, plan.json for `dbtuner apply`.
     Tune(TuneArgs),
+    /// Recommendations for a target without tuning a staging server.
+    #[command(subcommand)]
+    Advise(AdviseCommand),
     /// Knob catalogs.
     #[command(subcommand)]
     Knobs(KnobsCommand),
@@ -41,6 +44,98 @@ pub enum Command {
     /// What a target database is doing: one snapshot, or a live view.
     #[command(subcommand)]
     Telemetry(super::telemetry_cmd::TelemetryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdviseCommand {
+    /// Indexes to create and to drop for a workload: candidates from its statements, what-if
+    /// costing (HypoPG, or real indexes on --staging), whole-workload selection under a
+    /// storage budget with write overhead priced in.
+    Indexes(AdviseIndexesArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("statements").required(true).args(["workload", "queries", "from_stats"])))]
+pub struct AdviseIndexesArgs {
+    /// Target URL (postgres://… or mysql://…).
+    #[arg(
+        long,
+        env = "DBTUNER_TARGET",
+        hide_env_values = true,
+        conflicts_with = "sandbox"
+    )]
+    pub target: Option<String>,
+    /// Advise on a throwaway sandbox loaded with the built-in --workload instead.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxEngine>,
+    /// A workload file, or a built-in (tpcc, olap, tpch, ycsb-*, tpcb).
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// A .sql file of statements (one per ';', $1 or ? parameters, comments allowed).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// The server's statement statistics (pg_stat_statements, performance_schema digests):
+    /// the statements with the most total time since the statistics were reset.
+    #[arg(long)]
+    pub from_stats: bool,
+    /// With --from-stats: leave out statements called fewer times.
+    #[arg(long, default_value_t = 10, requires = "from_stats")]
+    pub min_calls: u64,
+    /// With --from-stats: at most this many statements.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub top: u32,
+    /// Storage the new indexes may take: a size (500MB) or a share of the database (10%).
+    #[arg(long, default_value = "10%")]
+    pub budget: String,
+    /// Most new indexes on one table.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_per_table: u32,
+    /// An index is kept only if some statement gets at least this much cheaper with it.
+    #[arg(long, default_value = "20%")]
+    pub min_gain: String,
+    /// No statement may get more than this much costlier (write overhead included).
+    #[arg(long, default_value = "10%")]
+    pub max_regression: String,
+    #[arg(long, value_enum, default_value = "extend")]
+    pub algorithm: AlgorithmArg,
+    /// What-if mechanism: HypoPG where available, else real indexes on --staging.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub whatif: WhatIfArg,
+    /// A copy of the target where indexes may be built for costing (needed on MariaDB, and
+    /// on PostgreSQL without HypoPG).
+    #[arg(long)]
+    pub staging: Option<String>,
+    /// How long usage must have been counted before an index without scans is called unused.
+    #[arg(long, default_value = "7d")]
+    pub min_unused_window: String,
+    /// Data set scale of a built-in workload on --sandbox.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Write the recommendation as a plan for `dbtuner apply`.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The whole advice as JSON.
+    #[arg(long, conflicts_with = "sql")]
+    pub json: bool,
+    /// Only the DDL: CREATE and DROP statements, each with its rollback as a comment.
+    #[arg(long)]
+    pub sql: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmArg {
+    Extend,
+    Greedy,
+    Exhaustive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhatIfArg {
+    Auto,
+    Hypopg,
+    Staging,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The command-line interface: argument parsing and wiring only. Exit codes: 0 success,
 //! 1 failure while running, 2 bad input.
 
+mod advise_cmd;
 mod apply_cmd;
 mod args;
 mod bench_cmd;
@@ -59,6 +60,8 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(crate::repository::RepoError::is_bad_input)
         || e.downcast_ref::<workloads::WorkloadError>()
             .is_some_and(workloads::WorkloadError::is_bad_input)
+        || e.downcast_ref::<crate::advise::AdviseError>()
+            .is_some_and(crate::advise::AdviseError::is_bad_input)
         || e.downcast_ref::<crate::apply::ApplyError>()
             .is_some_and(crate::apply::ApplyError::is_bad_input)
 }
@@ -67,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Demo(a) => demo::run(a).await,
         args::Command::Tune(a) => tune_cmd::run(a).await,
+        args::Command::Advise(a) => advise_cmd::run(a).await,
         args::Command::Knobs(a) => knobs_cmd::run(a),
         args::Command::Sandbox(a) => sandbox_cmd::run(a).await,
         args::Command::Telemetry(a) => telemetry_cmd::run(a).await,

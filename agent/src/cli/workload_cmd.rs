@@ -57,6 +57,9 @@ pub async fn run(command: WorkloadCommand) -> Result<ExitCode> {
         window,
         top: top as usize,
         name,
+        since_reset: false,
+        min_calls: 0,
+        by_total_time: false,
     };
     let result = capture(&url, &options, || progress.set_position(0)).await;
     ticker.abort();

@@ -1,0 +1,249 @@
+//! The statements the advisor costs, from what a DBA already has: a workload file (captured
+//! or built-in), a plain `.sql` file, or the server's statement statistics. All three become
+//! a workload (templates, weights, parameter generators), so parameters are always costed
+//! with values drawn the way the data is distributed, never NULLs. Statements that do not
+//! parse or touch tables the database does not have are listed with the reason and skipped.
+
+use std::collections::BTreeMap;
+
+use knobs::Engine;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::Serialize;
+use workloads::analysis::{analyze, Analysis};
+use workloads::replay::Replay;
+use workloads::spec::{TransactionSpec, WorkloadSpec, VERSION};
+use workloads::statements::split_statements;
+use workloads::TargetUrl;
+
+use super::catalog::Catalog;
+use super::AdviseError;
+
+/// Parameter draws costed per template: the planner's cost of a template is the mean over
+/// these, so that one hot or cold value does not decide.
+pub const INSTANCES: usize = 3;
+
+/// One statement the advisor costs.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdvisedStatement {
+    /// Template name (workload) or `file:line`.
+    pub id: String,
+    /// As written, with its placeholders.
+    pub template: String,
+    /// With drawn values written in: what EXPLAIN sees.
+    #[serde(skip)]
+    pub instances: Vec<String>,
+    /// Relative frequency (the transaction's weight, or its calls).
+    pub weight: f64,
+    #[serde(skip)]
+    pub analysis: Analysis,
+}
+
+impl AdvisedStatement {
+    /// A statement with no placeholders, costed as written.
+    pub fn parsed(
+        id: &str,
+        sql: &str,
+        weight: f64,
+        engine: Engine,
+    ) -> Result<AdvisedStatement, String> {
+        let analysis = analyze(sql, engine)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "empty statement".to_string())?;
+        Ok(AdvisedStatement {
+            id: id.to_string(),
+            template: sql.to_string(),
+            instances: vec![sql.to_string()],
+            weight,
+            analysis,
+        })
+    }
+}
+
+/// A statement left out, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub id: String,
+    pub statement: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inputs {
+    pub statements: Vec<AdvisedStatement>,
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<String>,
+}
+
+fn skip(id: &str, statement: &str, reason: impl Into<String>) -> Skipped {
+    let mut statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    if statement.len() > 120 {
+        let cut = (0..=117)
+            .rev()
+            .find(|i| statement.is_char_boundary(*i))
+            .unwrap_or(0);
+        statement.truncate(cut);
+        statement.push('…');
+    }
+    Skipped {
+        id: id.to_string(),
+        statement,
+        reason: reason.into(),
+    }
+}
+
+/// Why a statement cannot be advised on against this catalog, if it cannot.
+fn unusable(analysis: &Analysis, catalog: &Catalog) -> Option<String> {
+    if analysis.tables.is_empty() {
+        return Some("touches no table".into());
+    }
+    let unknown: Vec<&str> = analysis
+        .tables
+        .iter()
+        .filter(|t| catalog.table(t).is_none())
+        .map(|t| t.as_str())
+        .collect();
+    (!unknown.is_empty()).then(|| format!("unknown table {}", unknown.join(", ")))
+}
+
+/// Statements of a workload, each drawn [`INSTANCES`] times.
+pub async fn from_workload(
+    spec: &WorkloadSpec,
+    url: &TargetUrl,
+    catalog: &Catalog,
+    seed: u64,
+) -> Result<Inputs, AdviseError> {
+    let engine = catalog.engine;
+    let replay = Replay::new(spec, url).await?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut inputs = Inputs::default();
+    let total: f64 = spec
+        .transactions
+        .iter()
+        .map(|t| t.weight)
+        .sum::<f64>()
+        .max(1e-12);
+    for (ti, t) in spec.transactions.iter().enumerate() {
+        let templates = match engine {
+            Engine::Postgres => &t.statements,
+            Engine::Mysql | Engine::Mariadb => t.mysql_statements.as_ref().unwrap_or(&t.statements),
+        };
+        let mut draws: Vec<Vec<String>> = Vec::with_capacity(INSTANCES);
+        for _ in 0..INSTANCES {
+            draws.push(replay.instantiate(ti, &mut rng)?);
+        }
+        for (si, template) in templates.iter().enumerate() {
+            let id = if templates.len() == 1 {
+                t.name.clone()
+            } else {
+                format!("{}#{}", t.name, si + 1)
+            };
+            let Some(first) = draws.first().and_then(|d| d.get(si)) else {
+                continue;
+            };
+            let analysis = match analyze(first, engine) {
+                Ok(a) if !a.is_empty() => a.into_iter().next(),
+                Ok(_) => None,
+                Err(e) => {
+                    inputs
+                        .skipped
+                        .push(skip(&id, template, format!("does not parse: {e}")));
+                    continue;
+                }
+            };
+            let Some(analysis) = analysis else { continue };
+            if let Some(reason) = unusable(&analysis, catalog) {
+                inputs.skipped.push(skip(&id, template, reason));
+                continue;
+            }
+            inputs.statements.push(AdvisedStatement {
+                id,
+                template: template.clone(),
+                instances: draws.iter().filter_map(|d| d.get(si).cloned()).collect(),
+                weight: t.weight / total,
+                analysis,
+            });
+        }
+    }
+    Ok(inputs)
+}
+
+/// Statements of a `.sql` file (one per `;`, `$n` or `?` parameters, comments allowed), each
+/// weighted 1: parameters get generators from the column statistics, then go the workload
+/// way.
+pub async fn from_sql_file(
+    text: &str,
+    file: &str,
+    url: &TargetUrl,
+    catalog: &Catalog,
+    seed: u64,
+) -> Result<Inputs, AdviseError> {
+    let engine = catalog.engine;
+    let mut skipped = Vec::new();
+    let mut notes = Vec::new();
+    let mut spec = WorkloadSpec {
+        version: VERSION,
+        name: file.to_string(),
+        description: format!("statements of {file}"),
+        clients: None,
+        variables: BTreeMap::new(),
+        params: BTreeMap::new(),
+        transactions: Vec::new(),
+    };
+    for (n, s) in split_statements(text, engine).into_iter().enumerate() {
+        let id = format!("{file}:{}", s.line);
+        // Parse with placeholders as they are, before anything reads the database.
+        let analysis = match analyze(&s.text, engine) {
+            Ok(a) => a,
+            Err(e) => {
+                skipped.push(skip(&id, &s.text, format!("does not parse: {e}")));
+                continue;
+            }
+        };
+        let Some(analysis) = analysis.first() else {
+            continue;
+        };
+        if let Some(reason) = unusable(analysis, catalog) {
+            skipped.push(skip(&id, &s.text, reason));
+            continue;
+        }
+        let (template, params) = workloads::capture::parameterize(
+            url,
+            engine,
+            &s.text,
+            &format!("q{}", n + 1),
+            &mut notes,
+        )
+        .await?;
+        spec.params.extend(params);
+        spec.transactions.push(TransactionSpec {
+            name: id,
+            weight: 1.0,
+            statements: vec![template.clone()],
+            mysql_statements: engine.is_mysql_family().then(|| vec![template]),
+            captured_calls: None,
+            captured_mean_ms: None,
+        });
+    }
+    let mut inputs = if spec.transactions.is_empty() {
+        Inputs::default()
+    } else {
+        from_workload(&spec, url, catalog, seed).await?
+    };
+    // The file's own text, not our renamed placeholders, is what the DBA recognizes.
+    let originals: BTreeMap<String, String> = split_statements(text, engine)
+        .into_iter()
+        .map(|s| (format!("{file}:{}", s.line), s.text))
+        .collect();
+    for s in &mut inputs.statements {
+        if let Some(o) = originals.get(&s.id) {
+            s.template = o.clone();
+        }
+    }
+    skipped.append(&mut inputs.skipped);
+    inputs.skipped = skipped;
+    inputs.notes.append(&mut notes);
+    Ok(inputs)
+}
