@@ -57,6 +57,9 @@ pub struct Analysis {
     /// literal as SQL: where a partial index may pay.
     #[serde(default)]
     pub constant_equalities: Vec<(ColumnRef, String)>,
+    /// The select list has `*`: every column is read, no index covers it.
+    #[serde(default)]
+    pub select_star: bool,
 }
 
 /// Analyze every statement of `sql`.
@@ -109,6 +112,7 @@ struct Collector {
     written: Vec<(Option<String>, String)>,
     referenced: Vec<RawColumn>,
     constant_equalities: Vec<(RawColumn, String)>,
+    select_star: bool,
     access: Option<Access>,
 }
 
@@ -212,6 +216,15 @@ impl Visitor for Collector {
     }
 
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        if s.projection.iter().any(|p| {
+            matches!(
+                p,
+                sqlparser::ast::SelectItem::Wildcard(_)
+                    | sqlparser::ast::SelectItem::QualifiedWildcard(..)
+            )
+        }) {
+            self.select_star = true;
+        }
         if let GroupByExpr::Expressions(exprs, _) = &s.group_by {
             self.group_by.extend(exprs.iter().filter_map(column));
         }
@@ -343,6 +356,7 @@ fn analyze_statement(statement: &Statement) -> Analysis {
         group_by: list(&c.group_by),
         written: list(&c.written),
         referenced: list(&c.referenced),
+        select_star: c.select_star,
         constant_equalities: {
             let mut out: Vec<(ColumnRef, String)> = Vec::new();
             for (col, v) in &c.constant_equalities {
@@ -594,6 +608,8 @@ mod tests {
         assert!(a.referenced.contains(&col("olap_sales", "quantity")));
         assert!(a.referenced.contains(&col("olap_product", "category")));
         assert!(a.constant_equalities.is_empty());
+        assert!(!a.select_star);
+        assert!(analyze("SELECT * FROM t WHERE a = 1", Engine::Postgres).unwrap()[0].select_star);
         let p = &analyze(
             "SELECT id, total FROM orders WHERE status = 'open' AND customer = $1",
             Engine::Postgres,

@@ -137,7 +137,7 @@ pub fn generate(statements: &[AdvisedStatement], catalog: &Catalog) -> Candidate
                         predicate: None,
                     });
                 }
-                if covering && a.access == Access::Read && !key.is_empty() {
+                if covering && a.access == Access::Read && !a.select_star && !key.is_empty() {
                     let include: Vec<String> = referenced
                         .iter()
                         .filter(|c| !key.contains(c))

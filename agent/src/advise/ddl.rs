@@ -190,6 +190,18 @@ pub fn create_sql(engine: Engine, index: &IndexDef, name: &str) -> String {
     }
 }
 
+/// PostgreSQL's definition of an index (pg_get_indexdef) as a statement that builds it
+/// again without blocking writes.
+pub fn concurrently(definition: &str) -> String {
+    definition
+        .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+        .replacen(
+            "CREATE UNIQUE INDEX ",
+            "CREATE UNIQUE INDEX CONCURRENTLY ",
+            1,
+        )
+}
+
 /// The statement that drops the index `name` of `table` without blocking writes.
 pub fn drop_sql(engine: Engine, table: &str, name: &str) -> String {
     if engine.is_mysql_family() {

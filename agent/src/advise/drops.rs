@@ -56,7 +56,11 @@ pub fn candidates(catalog: &Catalog, min_unused_window: Duration) -> Vec<DropAdv
         reason,
         bytes: i.bytes,
         ddl: drop_sql(engine, &i.table, &i.name),
-        rollback: i.definition.clone(),
+        rollback: if engine.is_mysql_family() {
+            i.definition.clone()
+        } else {
+            super::ddl::concurrently(&i.definition)
+        },
         slows: None,
     };
     for (table, t) in &catalog.tables {
@@ -222,7 +226,9 @@ mod tests {
             "{names:?}"
         );
         assert_eq!(d[0].ddl, "DROP INDEX CONCURRENTLY IF EXISTS t_id_copy");
-        assert!(d[0].rollback.starts_with("CREATE INDEX t_id_copy"));
+        assert!(d[0]
+            .rollback
+            .starts_with("CREATE INDEX CONCURRENTLY t_id_copy"));
         // A short window calls nothing unused.
         let short = candidates(
             &catalog(vec![index("t_c", &["c"], false, false, 0)], 60),

@@ -181,24 +181,16 @@ pub async fn from_sql_file(
     seed: u64,
 ) -> Result<Inputs, AdviseError> {
     let engine = catalog.engine;
-    let mut skipped = Vec::new();
-    let mut notes = Vec::new();
-    let mut spec = WorkloadSpec {
-        version: VERSION,
-        name: file.to_string(),
-        description: format!("statements of {file}"),
-        clients: None,
-        variables: BTreeMap::new(),
-        params: BTreeMap::new(),
-        transactions: Vec::new(),
-    };
+    let mut inputs = Inputs::default();
     for (n, s) in split_statements(text, engine).into_iter().enumerate() {
         let id = format!("{file}:{}", s.line);
         // Parse with placeholders as they are, before anything reads the database.
         let analysis = match analyze(&s.text, engine) {
             Ok(a) => a,
             Err(e) => {
-                skipped.push(skip(&id, &s.text, format!("does not parse: {e}")));
+                inputs
+                    .skipped
+                    .push(skip(&id, &s.text, format!("does not parse: {e}")));
                 continue;
             }
         };
@@ -206,44 +198,57 @@ pub async fn from_sql_file(
             continue;
         };
         if let Some(reason) = unusable(analysis, catalog) {
-            skipped.push(skip(&id, &s.text, reason));
+            inputs.skipped.push(skip(&id, &s.text, reason));
             continue;
         }
-        let (template, params) = workloads::capture::parameterize(
-            url,
-            engine,
-            &s.text,
-            &format!("q{}", n + 1),
-            &mut notes,
-        )
-        .await?;
-        spec.params.extend(params);
-        spec.transactions.push(TransactionSpec {
-            name: id,
-            weight: 1.0,
-            statements: vec![template.clone()],
-            mysql_statements: engine.is_mysql_family().then(|| vec![template]),
-            captured_calls: None,
-            captured_mean_ms: None,
-        });
-    }
-    let mut inputs = if spec.transactions.is_empty() {
-        Inputs::default()
-    } else {
-        from_workload(&spec, url, catalog, seed).await?
-    };
-    // The file's own text, not our renamed placeholders, is what the DBA recognizes.
-    let originals: BTreeMap<String, String> = split_statements(text, engine)
-        .into_iter()
-        .map(|s| (format!("{file}:{}", s.line), s.text))
-        .collect();
-    for s in &mut inputs.statements {
-        if let Some(o) = originals.get(&s.id) {
-            s.template = o.clone();
+        // One workload per statement, so that a parameter that cannot be drawn (a column
+        // without values) skips its statement only.
+        let mut notes = Vec::new();
+        let drawn = async {
+            let (template, params) = workloads::capture::parameterize(
+                url,
+                engine,
+                &s.text,
+                &format!("q{}", n + 1),
+                &mut notes,
+            )
+            .await?;
+            let spec = WorkloadSpec {
+                version: VERSION,
+                name: file.to_string(),
+                description: format!("statements of {file}"),
+                clients: None,
+                variables: BTreeMap::new(),
+                params,
+                transactions: vec![TransactionSpec {
+                    name: id.clone(),
+                    weight: 1.0,
+                    statements: vec![template.clone()],
+                    mysql_statements: engine.is_mysql_family().then(|| vec![template]),
+                    captured_calls: None,
+                    captured_mean_ms: None,
+                }],
+            };
+            from_workload(&spec, url, catalog, seed.wrapping_add(n as u64)).await
+        };
+        match drawn.await {
+            Ok(mut one) => {
+                for st in &mut one.statements {
+                    // The file's own text is what the DBA recognizes; every statement
+                    // of a file weighs the same.
+                    st.template = s.text.clone();
+                    st.weight = 1.0;
+                }
+                inputs.statements.append(&mut one.statements);
+                inputs.skipped.append(&mut one.skipped);
+                inputs.notes.append(&mut notes);
+            }
+            Err(e) => inputs.skipped.push(skip(
+                &id,
+                &s.text,
+                format!("its parameters cannot be drawn: {e}"),
+            )),
         }
     }
-    skipped.append(&mut inputs.skipped);
-    inputs.skipped = skipped;
-    inputs.notes.append(&mut notes);
     Ok(inputs)
 }

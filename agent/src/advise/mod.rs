@@ -517,8 +517,8 @@ fn choose_with<P: Planner>(
         let costs = whatif.compare(&chosen)?;
         if let Some(worst) = costs
             .iter()
-            .filter(|c| c.change() > settings.max_regression)
-            .max_by(|a, b| a.change().total_cmp(&b.change()))
+            .filter(|c| c.plan_change() > settings.max_regression)
+            .max_by(|a, b| a.plan_change().total_cmp(&b.plan_change()))
         {
             // Remove the index whose absence helps that statement most.
             let id = worst.id.clone();

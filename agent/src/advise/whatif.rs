@@ -120,6 +120,17 @@ impl StatementCost {
             0.0
         }
     }
+
+    /// Relative change of the plan alone, write overhead left out: a plan that got worse.
+    /// (The planner prices an INSERT at almost nothing, so overhead relative to its plan
+    /// says nothing; overhead is weighed in the workload's total instead.)
+    pub fn plan_change(&self) -> f64 {
+        if self.before > 0.0 {
+            (self.after - self.maintenance) / self.before - 1.0
+        } else {
+            0.0
+        }
+    }
 }
 
 pub struct WhatIf<P: Planner> {

@@ -137,17 +137,6 @@ async fn find(target: &mut Target, name: &str) -> Result<Option<Found>, ApplyErr
     }
 }
 
-/// The statement recreating a dropped PostgreSQL index, concurrently.
-fn concurrently(definition: &str) -> String {
-    definition
-        .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
-        .replacen(
-            "CREATE UNIQUE INDEX ",
-            "CREATE UNIQUE INDEX CONCURRENTLY ",
-            1,
-        )
-}
-
 /// A partial index's predicate must be one expression, nothing more.
 fn check_predicate(engine: Engine, table: &str, predicate: &str) -> Result<(), ApplyError> {
     let sql = format!("SELECT 1 FROM {table} WHERE {predicate}");
@@ -219,7 +208,7 @@ pub(super) async fn prepare(
                 action: IndexAction::Drop,
                 apply_statement: ddl::drop_sql(engine, &found.table, name),
                 rollback_statement: match engine {
-                    Engine::Postgres => concurrently(&found.definition),
+                    Engine::Postgres => ddl::concurrently(&found.definition),
                     _ => found.definition.clone(),
                 },
                 table: found.table,
@@ -324,11 +313,11 @@ mod tests {
     #[test]
     fn a_dropped_index_comes_back_concurrently_and_predicates_are_one_expression() {
         assert_eq!(
-            concurrently("CREATE INDEX t_a ON public.t USING btree (a)"),
+            ddl::concurrently("CREATE INDEX t_a ON public.t USING btree (a)"),
             "CREATE INDEX CONCURRENTLY t_a ON public.t USING btree (a)"
         );
         assert_eq!(
-            concurrently("CREATE UNIQUE INDEX t_b ON public.t USING btree (b)"),
+            ddl::concurrently("CREATE UNIQUE INDEX t_b ON public.t USING btree (b)"),
             "CREATE UNIQUE INDEX CONCURRENTLY t_b ON public.t USING btree (b)"
         );
         assert!(check_predicate(Engine::Postgres, "t", "status = 'open'").is_ok());
