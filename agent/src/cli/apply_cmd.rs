@@ -90,7 +90,8 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
     )
     .await?;
     let mut watched = None;
-    if let Some((plan, mut sampler, before)) = watching.filter(|_| !outcome.record.knobs.is_empty())
+    if let Some((plan, mut sampler, before)) =
+        watching.filter(|_| !(outcome.record.knobs.is_empty() && outcome.record.indexes.is_empty()))
     {
         store
             .audit(
@@ -175,9 +176,15 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
                 k.rollback_statements.join("; ")
             );
         }
+        for i in &outcome.record.indexes {
+            println!(
+                "  {};   -- undo: {}",
+                i.apply_statement, i.rollback_statement
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    if outcome.record.knobs.is_empty() {
+    if outcome.record.knobs.is_empty() && outcome.record.indexes.is_empty() {
         println!("nothing to change");
         return Ok(ExitCode::SUCCESS);
     }
@@ -203,6 +210,12 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
             k.previous,
             k.requested,
             k.applied.as_deref().unwrap_or("?")
+        );
+    }
+    for i in &outcome.record.indexes {
+        println!(
+            "  {};   -- undo: {}",
+            i.apply_statement, i.rollback_statement
         );
     }
     for c in &outcome.clamped {
@@ -233,6 +246,9 @@ pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
         println!("change {} rolled back on {}", record.id, record.target);
         for k in &record.knobs {
             println!("  {:<32} back to {}", k.name, k.previous);
+        }
+        for i in &record.indexes {
+            println!("  {};", i.rollback_statement);
         }
     }
     Ok(ExitCode::SUCCESS)
