@@ -75,6 +75,20 @@ pub struct Inputs {
     pub statements: Vec<AdvisedStatement>,
     pub skipped: Vec<Skipped>,
     pub notes: Vec<String>,
+    /// The statements advised on as a workload, for the validation replay.
+    #[serde(skip)]
+    pub workload: Option<WorkloadSpec>,
+}
+
+/// Add `other`'s transactions and parameters to `into` (names are distinct by construction).
+fn merge(into: &mut Option<WorkloadSpec>, other: WorkloadSpec) {
+    match into {
+        None => *into = Some(other),
+        Some(w) => {
+            w.params.extend(other.params);
+            w.transactions.extend(other.transactions);
+        }
+    }
 }
 
 fn skip(id: &str, statement: &str, reason: impl Into<String>) -> Skipped {
@@ -118,7 +132,10 @@ pub async fn from_workload(
     let engine = catalog.engine;
     let replay = Replay::new(spec, url).await?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut inputs = Inputs::default();
+    let mut inputs = Inputs {
+        workload: Some(spec.clone()),
+        ..Inputs::default()
+    };
     let total: f64 = spec
         .transactions
         .iter()
@@ -240,6 +257,9 @@ pub async fn from_sql_file(
                     st.weight = 1.0;
                 }
                 inputs.statements.append(&mut one.statements);
+                if let Some(w) = one.workload.take() {
+                    merge(&mut inputs.workload, w);
+                }
                 inputs.skipped.append(&mut one.skipped);
                 inputs.notes.append(&mut notes);
             }

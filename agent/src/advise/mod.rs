@@ -15,6 +15,7 @@ pub mod drops;
 pub mod hypopg;
 pub mod input;
 pub mod real_indexes;
+pub mod validate;
 pub mod whatif;
 
 use std::sync::Arc;
@@ -202,6 +203,12 @@ pub struct Advice {
     pub whatif_calls: usize,
     pub explains: usize,
     pub runtime_ms: u64,
+    /// The measured replay without and with the recommended indexes (`--validate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<validate::Validation>,
+    /// The statements as a workload, for the validation replay.
+    #[serde(skip)]
+    pub workload: Option<WorkloadSpec>,
 }
 
 impl Advice {
@@ -336,7 +343,7 @@ pub async fn advise(
     .await
     .map_err(|e| AdviseError::Task(e.to_string()))??;
 
-    let mut skipped = inputs.skipped;
+    let mut skipped = inputs.skipped.clone();
     skipped.extend(outcome.skipped);
     Ok(Advice {
         engine,
@@ -361,6 +368,8 @@ pub async fn advise(
         whatif_calls: outcome.costings,
         explains: outcome.explains,
         runtime_ms: started.elapsed().as_millis() as u64,
+        validation: None,
+        workload: inputs.workload,
     })
 }
 

@@ -60,6 +60,19 @@ async fn indexes(args: AdviseIndexesArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     let staging: Option<TargetUrl> = args.staging.as_deref().map(str::parse).transpose()?;
+    let validate_measure = humantime::parse_duration(&args.validate_duration).map_err(|e| {
+        BadInput(format!(
+            "--validate-duration '{}': {e}",
+            args.validate_duration
+        ))
+    })?;
+    if args.validate && staging.is_none() && args.sandbox.is_none() {
+        return Err(BadInput(
+            "--validate builds the indexes on a staging copy: give --staging URL (or use --sandbox)"
+                .into(),
+        )
+        .into());
+    }
     let source = if let Some(w) = &args.workload {
         let (spec, _) = crate::bench::resolve_workload(w, args.scale)?;
         Source::Workload(Box::new(spec))
@@ -135,8 +148,32 @@ async fn indexes(args: AdviseIndexesArgs) -> Result<ExitCode> {
             return Err(anyhow::anyhow!("interrupted"));
         }
     };
+    let mut advice = result?;
+    if args.validate && !advice.recommendations.is_empty() {
+        if let (Some(staging), Some(workload)) = (staging.as_ref(), advice.workload.clone()) {
+            let indexes: Vec<_> = advice
+                .recommendations
+                .iter()
+                .map(|r| r.index.clone())
+                .collect();
+            let options = advise::validate::ValidateOptions {
+                rounds: args.validate_rounds as usize,
+                clients: args.clients as usize,
+                warmup: Duration::from_secs(2).min(validate_measure),
+                measure: validate_measure,
+                seed: args.seed,
+            };
+            let validation = tokio::select! {
+                r = advise::validate::validate(staging, advice.engine, &workload, &indexes, &options, &report) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    progress.finish_and_clear();
+                    return Err(anyhow::anyhow!("interrupted (the validation indexes dbtuner_validate_* may remain on staging)"));
+                }
+            };
+            advice.validation = Some(validation?);
+        }
+    }
     progress.finish_and_clear();
-    let advice = result?;
     if let Some(path) = &args.plan {
         crate::apply::Plan::from_advice(&advice)
             .save(path)
@@ -291,6 +328,29 @@ pub fn render_text(a: &Advice) -> String {
     }
     for n in &a.notes {
         let _ = writeln!(out, "note: {n}");
+    }
+    if let Some(v) = &a.validation {
+        let e = &v.evidence;
+        let _ = writeln!(
+            out,
+            "\nValidated on {}: {:?} — throughput ×{:.2} (95% CI {:.2} .. {:.2}) over {} interleaved rounds of {:.0} s, p99 ×{:.2}; {}",
+            v.staging,
+            e.decision,
+            e.score.ratio,
+            e.score.low,
+            e.score.high,
+            e.rounds,
+            v.measure_secs,
+            e.p99.ratio,
+            e.reason
+        );
+        for t in &v.templates {
+            let _ = writeln!(
+                out,
+                "  {:<32} {:>9.2} ms -> {:>9.2} ms",
+                t.template, t.without_ms, t.with_ms
+            );
+        }
     }
     let _ = writeln!(
         out,

@@ -114,6 +114,19 @@ pub struct AdviseIndexesArgs {
     /// Write the recommendation as a plan for `dbtuner apply`.
     #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// Build the recommended indexes on the staging copy (--staging, or the --sandbox) and
+    /// replay the workload without and with them, interleaved, judged by the gate.
+    #[arg(long)]
+    pub validate: bool,
+    /// Interleaved rounds of the validation (each measures both arms).
+    #[arg(long, default_value_t = 4, requires = "validate", value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub validate_rounds: u32,
+    /// Measured time of each arm of a round.
+    #[arg(long, default_value = "10s", requires = "validate")]
+    pub validate_duration: String,
+    /// Client connections of the validation replay.
+    #[arg(long, default_value_t = 2, requires = "validate", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub clients: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The whole advice as JSON.
