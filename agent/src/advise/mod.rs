@@ -80,11 +80,14 @@ pub enum Source {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
     Extend,
     Greedy,
     Exhaustive,
+    /// Dexter's way, as a baseline: per statement the best one- or two-column index, kept if
+    /// it halves that statement's cost; the union, within the budget.
+    PerStatement,
 }
 
 /// How hypothetical indexes are costed.
@@ -451,6 +454,50 @@ fn weighted(costs: &[StatementCost], after: bool) -> f64 {
         .sum()
 }
 
+/// The Dexter-like baseline: for each statement, the one- or two-column candidate on its
+/// tables that makes it cheapest, kept when it halves the statement's cost; the union, the
+/// biggest gains first, within the budget.
+fn per_statement<P: Planner>(
+    whatif: &mut WhatIf<P>,
+    all: &[IndexDef],
+    budget: u64,
+) -> Result<Vec<IndexDef>, AdviseError> {
+    let base = whatif.compare(&[])?;
+    let narrow: Vec<&IndexDef> = all
+        .iter()
+        .filter(|i| i.columns.len() <= 2 && i.include.is_empty() && i.predicate.is_none())
+        .collect();
+    let mut best: Vec<Option<(f64, IndexDef)>> = vec![None; base.len()];
+    for cand in narrow {
+        let with = whatif.compare(std::slice::from_ref(cand))?;
+        for (i, (b, w)) in base.iter().zip(&with).enumerate() {
+            let gain = b.after - w.after;
+            if w.after <= 0.5 * b.after && best[i].as_ref().is_none_or(|(g, _)| gain > *g) {
+                best[i] = Some((gain, cand.clone()));
+            }
+        }
+    }
+    let mut picks: Vec<(f64, IndexDef)> = best
+        .into_iter()
+        .zip(&base)
+        .filter_map(|(b, s)| b.map(|(gain, index)| (gain * s.weight, index)))
+        .collect();
+    picks.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<IndexDef> = Vec::new();
+    let mut used = 0u64;
+    for (_, index) in picks {
+        if chosen.contains(&index) {
+            continue;
+        }
+        let size = whatif.index_size(&index)?;
+        if used.saturating_add(size) <= budget {
+            used += size;
+            chosen.push(index);
+        }
+    }
+    Ok(chosen)
+}
+
 /// Selection, gates, attribution and drop impacts, on the blocking pool (the planners block
 /// on the runtime for each call). Candidate indexes are cleared on every way out.
 fn choose(
@@ -518,6 +565,7 @@ fn choose_with<P: Planner>(
                     .map_err(unwrap)?
                     .indexes
             }
+            Algorithm::PerStatement => per_statement(whatif, &all, budget)?,
         }
     };
 

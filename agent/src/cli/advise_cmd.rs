@@ -45,6 +45,7 @@ async fn indexes(args: AdviseIndexesArgs) -> Result<ExitCode> {
             AlgorithmArg::Extend => Algorithm::Extend,
             AlgorithmArg::Greedy => Algorithm::Greedy,
             AlgorithmArg::Exhaustive => Algorithm::Exhaustive,
+            AlgorithmArg::PerStatement => Algorithm::PerStatement,
         },
         min_unused_window: humantime::parse_duration(&args.min_unused_window).map_err(|e| {
             BadInput(format!(

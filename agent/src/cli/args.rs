@@ -142,6 +142,8 @@ pub enum AlgorithmArg {
     Extend,
     Greedy,
     Exhaustive,
+    /// Dexter-like baseline: one index per statement, kept if it halves its cost.
+    PerStatement,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
