@@ -108,7 +108,13 @@ pub async fn run(
                 }
             ));
             let config = if is_candidate { candidate } else { baseline };
-            match bench.run(config).await {
+            // A joint plan: the baseline runs without the session's indexes, the candidate
+            // with them.
+            let measured = match bench.set_indexes(is_candidate).await {
+                Ok(()) => bench.run(config).await,
+                Err(e) => Err(e),
+            };
+            match measured {
                 Ok(run) => arms[usize::from(is_candidate)] = Some(run),
                 Err(e) => {
                     if !e.is_infeasible() {

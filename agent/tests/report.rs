@@ -70,6 +70,8 @@ fn settings(out: &Path, risky: bool) -> TuneSettings {
         allow_durability_risk: risky,
         gate: GateSettings::default(),
         resume_from: None,
+        indexes: false,
+        index_budget: None,
     }
 }
 

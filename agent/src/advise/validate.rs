@@ -64,7 +64,8 @@ fn validation_name(i: usize) -> String {
     format!("dbtuner_validate_{i}")
 }
 
-async fn set_indexes(
+/// Build (`present`) or drop the indexes on `url`, named `dbtuner_validate_N`.
+pub async fn set_indexes(
     url: &TargetUrl,
     engine: Engine,
     indexes: &[IndexDef],

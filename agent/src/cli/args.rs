@@ -431,6 +431,14 @@ pub struct TuneArgs {
     /// Largest slowdown of one query of the workload the gate tolerates, in percent.
     #[arg(long, default_value_t = 50.0)]
     pub max_query_regression: f64,
+    /// Joint plan: advise indexes for the workload first, search the knobs with them built on
+    /// staging, and gate knobs and indexes together against the default without them.
+    #[arg(long)]
+    pub indexes: bool,
+    /// With --indexes: storage the new indexes may take, a size (500MB) or a share of the
+    /// database (10%).
+    #[arg(long, default_value = "10%", requires = "indexes")]
+    pub index_budget: String,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

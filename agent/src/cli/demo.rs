@@ -40,6 +40,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         allow_durability_risk: args.allow_durability_risk,
         gate: GateSettings::default(),
         resume_from: None,
+        indexes: false,
+        index_budget: None,
     };
     run_session(settings, args.json).await
 }

@@ -76,6 +76,13 @@ pub async fn run(args: TuneArgs) -> Result<ExitCode> {
             ..GateSettings::default()
         },
         resume_from: None,
+        indexes: args.indexes,
+        index_budget: if args.indexes {
+            crate::advise::parse_budget(&args.index_budget)?;
+            Some(args.index_budget.clone())
+        } else {
+            None
+        },
     };
     run_session(settings, args.json).await
 }

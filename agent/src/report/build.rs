@@ -249,6 +249,7 @@ pub fn assemble(stored: &Stored, repo_spec: &str) -> Report {
     r.objective = objective.clone();
     r.session_id = Some(s.id);
     r.notes = context.notes.clone();
+    r.indexes = context.indexes.clone();
     if stored.context.is_none() {
         r.notes.push(format!(
             "Session {} ({}) stored no summary (it did not finish, or an older dbtuner ran it): machine, search space and knob importance are unknown here.",

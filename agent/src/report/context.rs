@@ -31,6 +31,9 @@ pub struct SessionContext {
     pub importance: Vec<KnobImportance>,
     pub narrowed_to: Vec<String>,
     pub notes: Vec<String>,
+    /// Index advice the session was tuned with (`tune --indexes`).
+    #[serde(default)]
+    pub indexes: Vec<reports::IndexAdvice>,
 }
 
 pub async fn record_context(

@@ -38,6 +38,9 @@ pub struct Bench {
     /// Restart for every configuration (the space has restart knobs).
     pub restart_each: bool,
     pub objective: Objective,
+    /// Joint plans (`tune --indexes`): indexes built on staging for the candidate arm.
+    pub indexes: Vec<models::index::IndexDef>,
+    indexes_present: bool,
     seed: u64,
     runs: u64,
 }
@@ -88,9 +91,28 @@ impl Bench {
             window,
             restart_each,
             objective,
+            indexes: Vec::new(),
+            indexes_present: false,
             seed,
             runs: 0,
         }
+    }
+
+    /// Build (or drop) the session's indexes on staging; a no-op when they already are so.
+    pub async fn set_indexes(&mut self, present: bool) -> Result<(), MeasureError> {
+        if self.indexes.is_empty() || self.indexes_present == present {
+            return Ok(());
+        }
+        let url = self
+            .staging
+            .url(DATABASE)
+            .map_err(|e| MeasureError::Apply(e.into()))?;
+        let engine = url.family();
+        crate::advise::validate::set_indexes(&url, engine, &self.indexes, present)
+            .await
+            .map_err(|e| MeasureError::Run(e.into()))?;
+        self.indexes_present = present;
+        Ok(())
     }
 
     /// Apply `config` and measure it. A configuration the server refuses or cannot start with

@@ -122,6 +122,13 @@ pub struct TuneSettings {
     /// optimizer (and count toward `trials`) instead of being measured again.
     #[serde(default)]
     pub resume_from: Option<i64>,
+    /// Joint plans: advise indexes for the workload first, search knobs with them built,
+    /// and gate knobs + indexes together against the default without them.
+    #[serde(default)]
+    pub indexes: bool,
+    /// Storage the advised indexes may take ("10%" of the database, or a size).
+    #[serde(default)]
+    pub index_budget: Option<String>,
 }
 
 /// The session was stopped by Ctrl-C, SIGTERM or its caller; staging was restored.

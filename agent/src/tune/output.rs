@@ -36,6 +36,8 @@ pub struct Context<'a> {
     pub session_id: i64,
     pub importance: Vec<KnobImportance>,
     pub narrowed_to: Vec<String>,
+    /// `tune --indexes`: the index advice the knobs were searched with.
+    pub advice: Option<&'a crate::advise::Advice>,
 }
 
 /// What was written.
@@ -110,6 +112,28 @@ pub async fn write(
         importance: cx.importance.clone(),
         narrowed_to: cx.narrowed_to.clone(),
         notes,
+        indexes: cx
+            .advice
+            .map(|a| {
+                a.recommendations
+                    .iter()
+                    .map(|r| reports::IndexAdvice {
+                        ddl: r.ddl.clone(),
+                        rollback: r.rollback.clone(),
+                        size_bytes: Some(r.bytes),
+                        gain: Some(format!(
+                            "{:.1} planner cost units per weighted statement ({} statement(s) changed)",
+                            r.gain,
+                            r.statements.len()
+                        )),
+                        write_overhead: Some(format!("{:.1}", r.write_overhead)),
+                        validated: Some(
+                            "measured together with the knobs: the gate's candidate arm has these indexes, the default arm does not".into(),
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let target_id = repo.session(cx.session_id).await?.and_then(|s| s.target_id);
     crate::report::record_context(repo, target_id, &context).await?;
@@ -229,6 +253,20 @@ fn plan_of(cx: &Context<'_>, config: &Config, e: &GateEvidence) -> Plan {
             })
         })
         .collect();
+    if let Some(a) = cx.advice {
+        plan.indexes = a
+            .recommendations
+            .iter()
+            .map(|r| crate::apply::PlanIndex {
+                create: Some(r.index.clone()),
+                drop: None,
+                reason: Some(format!(
+                    "advised with the knobs; validated together by the gate (session {})",
+                    cx.session_id
+                )),
+            })
+            .collect();
+    }
     plan.evidence = Some(PlanEvidence {
         session_id: cx.session_id,
         verdict: decision_name(e.decision).into(),
@@ -265,6 +303,13 @@ fn notes(cx: &Context<'_>) -> Vec<String> {
         "Trial figures are single measurements, used to steer the search; only the gate's rounds decide.".to_string(),
         "A sandbox on this machine: gains are relative and specific to this workload and hardware; validate on a staging copy of your own data before production.".to_string(),
     ];
+    if let Some(a) = cx.advice {
+        notes.push(if a.recommendations.is_empty() {
+            format!("Index advice ran (--indexes) and found no index worth its place within the budget of {:.1} MB: the knobs were tuned without new indexes.", a.budget_bytes as f64 / 1048576.0)
+        } else {
+            format!("Joint plan (--indexes): {} index(es) advised for the workload (estimated cost {:+.1}%) were built on staging for every trial after the default; the gate measured the default without them against the best knobs with them.", a.recommendations.len(), a.cost_change() * 100.0)
+        });
+    }
     if s.allow_durability_risk {
         notes.push("--allow-durability-risk was given: knobs marked ⚠ can lose committed transactions on a crash. They were searched at your request.".to_string());
     } else {

@@ -253,7 +253,7 @@ pub async fn run(
         settings.trials,
         restart_each,
     );
-    let bench = Bench::new(
+    let mut bench = Bench::new(
         staging,
         replay,
         settings.clients,
@@ -262,6 +262,39 @@ pub async fn run(
         settings.objective,
         settings.seed,
     );
+    let mut advice = None;
+    if settings.indexes {
+        events.phase("advising indexes for the workload");
+        let url = bench.staging.url(DATABASE)?;
+        if detected == Engine::Postgres {
+            let client = workloads::target::connect_postgres(&url).await?;
+            client.batch_execute("ANALYZE").await?;
+            crate::advise::hypopg::ensure(&client).await?;
+        }
+        let a = crate::advise::advise(
+            &url,
+            Some(&url),
+            crate::advise::Source::Workload(Box::new(builtin.spec()?)),
+            &crate::advise::AdviseSettings {
+                budget: settings
+                    .index_budget
+                    .as_deref()
+                    .map(crate::advise::parse_budget)
+                    .transpose()?,
+                ..crate::advise::AdviseSettings::default()
+            },
+            &|m| events.note(format!("index advice: {m}")),
+        )
+        .await?;
+        events.note(format!(
+            "index advice: {} index(es) within {} bytes, estimated workload cost {:+.1}%; knobs are searched with them built",
+            a.recommendations.len(),
+            a.budget_bytes,
+            a.cost_change() * 100.0
+        ));
+        bench.indexes = a.recommendations.iter().map(|r| r.index.clone()).collect();
+        advice = Some(a);
+    }
     let limits = Limits {
         memory_budget: hardware.ram_bytes / 10 * 9,
         p99_limit_ms: settings.p99_limit_ms,
@@ -312,6 +345,7 @@ pub async fn run(
         }
     }
     // Leave staging as it was found.
+    session.bench.set_indexes(false).await?;
     session.bench.staging.apply(&Config::new()).await?;
 
     let context = super::output::Context {
@@ -329,6 +363,7 @@ pub async fn run(
         session_id,
         importance,
         narrowed_to,
+        advice: advice.as_ref(),
     };
     let trials: Vec<(TrialRecord, Config)> = session
         .tried
@@ -465,6 +500,9 @@ impl Session {
                 "the time budget ended while the default configuration was measured; give more time (--time-budget)"
             ),
         }
+        // Joint plans: the default was measured without the advised indexes; every other
+        // trial runs with them.
+        self.bench.set_indexes(true).await?;
 
         let WorkloadChoice::Builtin { name, .. } = &settings.workload;
         let profile = match LoadKind::of_builtin(name) {
