@@ -188,6 +188,7 @@ async fn session(
             importance: Vec::new(),
             narrowed_to: Vec::new(),
             notes: vec!["written by the test".into()],
+            indexes: Vec::new(),
         },
     )
     .await
