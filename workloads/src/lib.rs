@@ -11,6 +11,7 @@ pub mod capture;
 pub mod driver;
 mod error;
 mod load;
+pub mod redact;
 pub mod replay;
 pub mod sandbox;
 pub mod spec;

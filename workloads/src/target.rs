@@ -3,9 +3,16 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use knobs::Engine;
 use thiserror::Error;
+
+use crate::redact::redact;
+
+/// How long a connection may take to be established (TCP, TLS, authentication) when the URL
+/// has no `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 pub enum TargetError {
@@ -73,11 +80,58 @@ impl TargetUrl {
     }
 
     fn redacted(&self) -> String {
-        let mut url = self.url.clone();
-        if url.password().is_some() {
-            let _ = url.set_password(Some("***"));
+        redact(self.url.as_str())
+    }
+
+    /// `connect_timeout` of the URL, in seconds as libpq reads it (0 waits forever); 10 s
+    /// when absent.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        match self.query_value("connect_timeout") {
+            None => Some(DEFAULT_CONNECT_TIMEOUT),
+            Some(text) => match parse_connect_timeout(&text) {
+                Ok(0) => None,
+                // libpq: anything below 2 s is taken as 2 s.
+                Ok(secs) => Some(Duration::from_secs(secs.max(2))),
+                Err(_) => Some(DEFAULT_CONNECT_TIMEOUT),
+            },
         }
-        url.to_string()
+    }
+
+    /// The last value of a query parameter.
+    fn query_value(&self, key: &str) -> Option<String> {
+        self.url
+            .query_pairs()
+            .filter(|(k, _)| k == key)
+            .last()
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The URL mysql_async reads, and the password given as `?password=`: mysql_async refuses
+    /// query parameters it does not know, so ours (`connect_timeout`, `password`) are taken out.
+    fn for_mysql(&self) -> (String, Option<String>) {
+        let mut url = self.url.clone();
+        let password = self.query_value("password");
+        let kept: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k != "connect_timeout" && k != "password")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        (url.to_string(), password)
+    }
+}
+
+fn parse_connect_timeout(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) => Ok(n.max(0) as u64),
+        Err(_) => Err(format!(
+            "connect_timeout '{text}' is not a whole number of seconds"
+        )),
     }
 }
 
@@ -86,7 +140,7 @@ impl FromStr for TargetUrl {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |reason: &str| TargetError::BadUrl {
-            url: redact_raw(text),
+            url: redact(text),
             reason: reason.to_string(),
         };
         let url = url::Url::parse(text).map_err(|e| {
@@ -105,6 +159,9 @@ impl FromStr for TargetUrl {
         };
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("no host"));
+        }
+        if let Some((_, t)) = url.query_pairs().find(|(k, _)| k == "connect_timeout") {
+            parse_connect_timeout(&t).map_err(|reason| bad(&reason))?;
         }
         let mut url = url;
         if url.scheme() == "mariadb" {
@@ -125,20 +182,6 @@ impl fmt::Display for TargetUrl {
 impl fmt::Debug for TargetUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TargetUrl({})", self.redacted())
-    }
-}
-
-/// Hide anything between "://user:" and "@" in a string we could not parse.
-fn redact_raw(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &text[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &text[..s + 3], user, &text[at..]),
-                None => text.to_string(),
-            }
-        }
-        _ => text.to_string(),
     }
 }
 
@@ -240,11 +283,36 @@ impl Target {
     }
 }
 
+/// Run a connection attempt within the URL's connect timeout: a server that accepts the TCP
+/// connection and never answers must not hang the caller.
+pub async fn within_connect_timeout<T>(
+    url: &TargetUrl,
+    connecting: impl std::future::Future<Output = Result<T, TargetError>>,
+) -> Result<T, TargetError> {
+    match url.connect_timeout() {
+        None => connecting.await,
+        Some(limit) => tokio::time::timeout(limit, connecting)
+            .await
+            .unwrap_or_else(|_| {
+                Err(TargetError::Unreachable {
+                    url: url.to_string(),
+                    detail: format!(
+                        "no answer within the connect timeout of {} s (set connect_timeout=N in the URL to wait longer)",
+                        limit.as_secs()
+                    ),
+                })
+            }),
+    }
+}
+
 /// Open a PostgreSQL connection and drive it on a background task.
 pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client, TargetError> {
-    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
-        .await
-        .map_err(|e| classify_pg(url, e))?;
+    let (client, connection) = within_connect_timeout(url, async {
+        tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+            .await
+            .map_err(|e| classify_pg(url, e))
+    })
+    .await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("postgres connection closed: {e}");
@@ -255,13 +323,48 @@ pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client,
 
 /// Open a MySQL/MariaDB connection.
 pub async fn connect_mysql(url: &TargetUrl) -> Result<mysql_async::Conn, TargetError> {
-    let opts = mysql_async::Opts::from_url(url.expose()).map_err(|e| TargetError::BadUrl {
+    let (text, password) = url.for_mysql();
+    let opts = mysql_async::Opts::from_url(&text).map_err(|e| TargetError::BadUrl {
         url: url.to_string(),
-        reason: e.to_string(),
+        reason: redact(&e.to_string()),
     })?;
-    mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| classify_mysql(url, e))
+    let opts: mysql_async::Opts = match password {
+        Some(p) => mysql_async::OptsBuilder::from_opts(opts)
+            .pass(Some(p))
+            .into(),
+        None => opts,
+    };
+    within_connect_timeout(url, async {
+        mysql_async::Conn::new(opts)
+            .await
+            .map_err(|e| classify_mysql(url, e))
+    })
+    .await
+}
+
+/// A MySQL/MariaDB value as text, whatever the server sent: NULL is `None`, bytes that are not
+/// UTF-8 are read lossily (a sampled BLOB or a latin1 digest must not stop a run).
+pub fn mysql_text(value: mysql_async::Value) -> Option<String> {
+    use mysql_async::Value;
+    match value {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(d) => Some(d.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// Each row's columns as [`mysql_text`].
+pub fn mysql_text_rows(rows: Vec<mysql_async::Row>) -> Vec<Vec<Option<String>>> {
+    rows.into_iter()
+        .map(|r| r.unwrap().into_iter().map(mysql_text).collect())
+        .collect()
 }
 
 pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetError {
@@ -272,15 +375,15 @@ pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetEr
         if code == "28P01" || code == "28000" {
             return TargetError::Auth {
                 url,
-                detail: db.message().to_string(),
+                detail: redact(db.message()),
             };
         }
         return TargetError::Other {
             url,
-            detail: format!("{} ({code})", db.message()),
+            detail: redact(&format!("{} ({code})", db.message())),
         };
     }
-    let detail = error_chain(&e);
+    let detail = redact(&error_chain(&e));
     if detail.contains("refused")
         || detail.contains("timed out")
         || detail.contains("No route")
@@ -301,16 +404,16 @@ pub(crate) fn classify_mysql(url: &TargetUrl, e: mysql_async::Error) -> TargetEr
         mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => {
             TargetError::Auth {
                 url,
-                detail: s.message.clone(),
+                detail: redact(&s.message),
             }
         }
         mysql_async::Error::Io(_) => TargetError::Unreachable {
             url,
-            detail: error_chain(&e),
+            detail: redact(&error_chain(&e)),
         },
         _ => TargetError::Other {
             url,
-            detail: error_chain(&e),
+            detail: redact(&error_chain(&e)),
         },
     }
 }

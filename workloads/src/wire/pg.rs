@@ -108,8 +108,13 @@ fn protocol_error(what: &str) -> io::Error {
 }
 
 impl PgWire {
-    /// Connect and authenticate (trust, password, MD5 or SCRAM-SHA-256; no TLS).
+    /// Connect and authenticate (trust, password, MD5 or SCRAM-SHA-256; no TLS), within the
+    /// URL's connect timeout.
     pub async fn connect(url: &TargetUrl) -> std::result::Result<PgWire, TargetError> {
+        crate::target::within_connect_timeout(url, PgWire::connect_now(url)).await
+    }
+
+    async fn connect_now(url: &TargetUrl) -> std::result::Result<PgWire, TargetError> {
         let unreachable = |detail: String| TargetError::Unreachable {
             url: url.to_string(),
             detail,
@@ -117,7 +122,7 @@ impl PgWire {
         let config =
             tokio_postgres::Config::from_str(url.expose()).map_err(|e| TargetError::BadUrl {
                 url: url.to_string(),
-                reason: e.to_string(),
+                reason: crate::redact::redact(&e.to_string()),
             })?;
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let stream = match config.get_hosts().first() {
