@@ -736,6 +736,7 @@ async fn fail(
     record: &mut ChangeRecord,
     reason: String,
 ) -> Result<ApplyOutcome, ApplyError> {
+    let reason = workloads::redact::redact(&reason);
     record.status = ChangeStatus::Failed {
         reason: reason.clone(),
     };
@@ -802,7 +803,9 @@ async fn recover_failed_start(
     if record.engine == Engine::Postgres {
         if let (Some(content), Some(dir)) = (&record.previous_auto_conf, &record.data_directory) {
             let path = std::path::Path::new(dir).join("postgresql.auto.conf");
-            restored = std::fs::write(&path, content).is_ok();
+            // It can hold primary_conninfo with a password: never world-readable if recreated.
+            restored = crate::repository::create_private(&path).is_ok()
+                && std::fs::write(&path, content).is_ok();
         }
     } else {
         for k in &record.knobs {

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use workloads::redact::{redact, redact_command};
 use workloads::Sandbox;
 
 /// Restarts a target's server.
@@ -30,22 +31,25 @@ impl Restarter for CommandRestarter {
             .arg("-c")
             .arg(&self.command)
             .output()
-            .map_err(|e| format!("cannot run '{}': {e}", self.command))?;
+            .map_err(|e| format!("cannot run '{}': {e}", redact_command(&self.command)))?;
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!(
+            // The command's output can echo its arguments, a URL or a conninfo string.
+            Err(redact(&format!(
                 "'{}' exited with {}: {}{}",
-                self.command,
+                redact_command(&self.command),
                 out.status,
                 String::from_utf8_lossy(&out.stdout).trim(),
                 String::from_utf8_lossy(&out.stderr).trim()
-            ))
+            )))
         }
     }
 
+    /// For the audit log: arguments that look like secrets (`-pX`, `--password=X`,
+    /// `PGPASSWORD=X`, a URL's password) are masked.
     fn describe(&self) -> String {
-        format!("restart command '{}'", self.command)
+        format!("restart command '{}'", redact_command(&self.command))
     }
 }
 
@@ -70,5 +74,26 @@ impl Restarter for SandboxRestarter<'_> {
 
     fn describe(&self) -> String {
         "sandbox restart".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audited_restart_command_hides_secret_looking_arguments() {
+        let r = CommandRestarter {
+            command: "PGPASSWORD=hunter2 pg_ctl -D /d restart && mysqladmin -phunter2 ping --password=hunter2".into(),
+        };
+        let text = r.describe();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("pg_ctl -D /d restart"), "{text}");
+        let mut failing = CommandRestarter {
+            command: "echo postgres://u:hunter2@h/db; false --password hunter2".into(),
+        };
+        let err = failing.restart().unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("exited with"), "{err}");
     }
 }

@@ -110,10 +110,16 @@ impl Store {
     /// The repository `dbtuner.db` in `dir` (created if needed, readable by its owner only:
     /// records hold previous configuration files).
     pub async fn open_dir(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        use std::os::unix::fs::DirBuilderExt;
+        // A new state directory is its owner's only (0700); an existing one keeps its mode.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         let file = dir.join("dbtuner.db");
         let mut store = Store::open(&file.to_string_lossy()).await?;
         store.legacy_dir = Some(dir.join("changes"));
@@ -261,10 +267,11 @@ impl Store {
             actor: ACTOR.into(),
             action: event.to_string(),
             target_id,
+            // Details quote server errors and commands: one redaction before they are stored.
             detail: serde_json::json!({
                 "change": record.id,
-                "target": record.target,
-                "detail": detail,
+                "target": workloads::redact::redact(&record.target),
+                "detail": workloads::redact::redact(detail),
             }),
         };
         self.repo
@@ -338,8 +345,41 @@ fn at_text(at_ms: i64) -> String {
 
 /// A repository spec for messages: a URL without its password.
 fn redact(spec: &str) -> String {
-    match spec.parse::<TargetUrl>() {
-        Ok(url) if spec.contains("://") => url.to_string(),
-        _ => spec.to_string(),
+    workloads::redact::redact(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn the_state_directory_and_repository_are_the_owners_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state").join("nested");
+        let _store = Store::open_dir(&dir).await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "state dir");
+        assert_eq!(mode(&dir.join("dbtuner.db")), 0o600, "repository");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                mode(&path) & 0o077,
+                0,
+                "{} readable by others",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn repository_specs_print_without_passwords() {
+        for spec in [
+            "postgres://u:hunter2@h/db",
+            "postgres://u@h/db?password=hunter2",
+            "host=h password=hunter2 dbname=d",
+        ] {
+            assert!(!redact(spec).contains("hunter2"), "{spec}");
+        }
     }
 }

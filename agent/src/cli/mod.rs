@@ -38,7 +38,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote URLs and server messages: one redaction before they are shown.
+            eprintln!("error: {}", workloads::redact::redact(&format!("{e:#}")));
             if e.chain().any(is_bad_input) {
                 ExitCode::from(2)
             } else {
@@ -92,6 +93,6 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| workloads::redact::RedactingStderr)
         .try_init();
 }

@@ -32,6 +32,7 @@ use workloads::TargetUrl;
 use crate::telemetry::Snapshot;
 
 pub use postgres::PostgresRepository;
+pub(crate) use sqlite::create_private;
 pub use sqlite::SqliteRepository;
 
 pub type Result<T, E = RepoError> = std::result::Result<T, E>;

@@ -77,7 +77,10 @@ impl SqliteRepository {
 /// A new repository file is readable by its owner only: change records hold previous
 /// configuration files (postgresql.auto.conf may carry a replication password). SQLite gives
 /// its -wal and -shm files the database file's permissions.
-fn create_private(path: &Path) -> std::io::Result<()> {
+/// Create `path` empty and readable by its owner only (0600) unless it exists, so that what
+/// is written to it next is never readable by others (the repository, a restored
+/// configuration file). An existing file keeps its mode.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .write(true)
