@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::analysis::{analyze, placeholder_roles, PlaceholderRole};
 use crate::spec::{Bound, Literal, ParamSpec, TransactionSpec, WorkloadSpec, VERSION};
-use crate::target::{connect_mysql, connect_postgres};
+use crate::target::{connect_mysql, connect_postgres, mysql_text_rows};
 use crate::{Result, TargetUrl, WorkloadError};
 
 #[derive(Debug, Clone)]
@@ -49,6 +49,27 @@ struct Stat {
     text: String,
     calls: u64,
     total_ms: f64,
+}
+
+/// A performance_schema row (key, text, calls, picoseconds) as a statistic; `None` when the
+/// key, text or count is NULL or not a number.
+fn digest_stat(row: &[Option<String>]) -> Option<(String, Stat)> {
+    let [key, text, calls, wait] = row else {
+        return None;
+    };
+    let calls = calls.as_deref()?.trim().parse::<u64>().ok()?;
+    let picos = wait
+        .as_deref()
+        .and_then(|w| w.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    Some((
+        key.clone()?,
+        Stat {
+            text: text.clone()?,
+            calls,
+            total_ms: picos / 1e9,
+        },
+    ))
 }
 
 fn unavailable(reason: &str) -> WorkloadError {
@@ -96,16 +117,21 @@ pub async fn capture(
                 "SELECT queryid::text, query, calls, {time_column} FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND queryid IS NOT NULL"
             );
             let snapshot = |rows: Vec<tokio_postgres::Row>| -> BTreeMap<String, Stat> {
+                // NULL-tolerant: a query text can be NULL (its file unreadable or reset).
                 rows.iter()
-                    .map(|r| {
-                        (
-                            r.get::<_, String>(0),
+                    .filter_map(|r| {
+                        Some((
+                            r.try_get::<_, Option<String>>(0).ok().flatten()?,
                             Stat {
-                                text: r.get(1),
-                                calls: r.get::<_, i64>(2).max(0) as u64,
-                                total_ms: r.get(3),
+                                text: r.try_get::<_, Option<String>>(1).ok().flatten()?,
+                                calls: r.try_get::<_, Option<i64>>(2).ok().flatten()?.max(0) as u64,
+                                total_ms: r
+                                    .try_get::<_, Option<f64>>(3)
+                                    .ok()
+                                    .flatten()
+                                    .unwrap_or(0.0),
                             },
-                        )
+                        ))
                     })
                     .collect()
             };
@@ -142,36 +168,25 @@ pub async fn capture(
                 return Err(unavailable("the statements_digest consumer is off: run UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest';"));
             }
             let sql = "SELECT DIGEST, DIGEST_TEXT, COUNT_STAR, SUM_TIMER_WAIT FROM performance_schema.events_statements_summary_by_digest WHERE SCHEMA_NAME = DATABASE() AND DIGEST IS NOT NULL AND DIGEST_TEXT IS NOT NULL";
-            type Row = (String, String, u64, u64);
+            // Rows as raw values: NULLs and bytes that are not UTF-8 (a digest of a latin1
+            // statement) are tolerated, where typed tuples would panic.
+            type Row = mysql_async::Row;
             let snapshot = |rows: Vec<Row>| -> BTreeMap<String, Stat> {
-                // SUM_TIMER_WAIT is in picoseconds.
-                rows.into_iter()
-                    .map(|(d, t, c, w)| {
-                        (
-                            d,
-                            Stat {
-                                text: t,
-                                calls: c,
-                                total_ms: w as f64 / 1e9,
-                            },
-                        )
-                    })
+                mysql_text_rows(rows)
+                    .into_iter()
+                    .filter_map(|r| digest_stat(&r))
                     .collect()
             };
             // Statements run through the binary protocol (prepared) have no digest: they are
             // counted per prepared-statement instance instead.
             let prepared = "SELECT SQL_TEXT, CAST(SUM(COUNT_EXECUTE) AS UNSIGNED), CAST(SUM(SUM_TIMER_EXECUTE) AS UNSIGNED) FROM performance_schema.prepared_statements_instances GROUP BY SQL_TEXT";
-            let take = |digests: Vec<Row>, prepared: Vec<(String, u64, u64)>| {
+            let take = |digests: Vec<Row>, prepared: Vec<Row>| {
                 let mut all = snapshot(digests);
-                all.extend(prepared.into_iter().map(|(t, c, w)| {
-                    (
-                        format!("prepared:{t}"),
-                        Stat {
-                            text: t,
-                            calls: c,
-                            total_ms: w as f64 / 1e9,
-                        },
-                    )
+                all.extend(mysql_text_rows(prepared).into_iter().filter_map(|r| {
+                    let key = r.first()?.as_ref().map(|t| format!("prepared:{t}"));
+                    let mut row = vec![key];
+                    row.extend(r);
+                    digest_stat(&row)
                 }));
                 all
             };
@@ -449,6 +464,45 @@ fn rename_placeholders(sql: &str, engine: Engine, names: &BTreeMap<usize, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digest_rows_with_nulls_or_odd_bytes_are_read_or_skipped() {
+        use crate::target::mysql_text;
+        use mysql_async::Value;
+        let row = |values: Vec<Value>| values.into_iter().map(mysql_text).collect::<Vec<_>>();
+        // A latin1 digest text (0xE9 is not UTF-8) is read lossily.
+        let (key, stat) = digest_stat(&row(vec![
+            Value::Bytes(b"ab12".to_vec()),
+            Value::Bytes(b"SELECT '\xe9'".to_vec()),
+            Value::UInt(7),
+            Value::UInt(3_000_000_000),
+        ]))
+        .unwrap();
+        assert_eq!(key, "ab12");
+        assert_eq!(stat.calls, 7);
+        assert!((stat.total_ms - 3.0).abs() < 1e-9);
+        let (_, odd) = digest_stat(&row(vec![
+            Value::Bytes(b"k".to_vec()),
+            Value::Bytes(vec![b'S', 0xE9, 0xFF]),
+            Value::Bytes(b"1".to_vec()),
+            Value::NULL,
+        ]))
+        .unwrap();
+        assert_eq!(odd.text, "S\u{FFFD}\u{FFFD}");
+        assert_eq!(odd.total_ms, 0.0);
+        // NULL key, text or count: skipped, not a panic.
+        for null in 0..3 {
+            let mut values = vec![
+                Value::Bytes(b"k".to_vec()),
+                Value::Bytes(b"t".to_vec()),
+                Value::UInt(1),
+                Value::UInt(1),
+            ];
+            values[null] = Value::NULL;
+            assert!(digest_stat(&row(values)).is_none(), "NULL in column {null}");
+        }
+        assert!(digest_stat(&[None]).is_none(), "a short row");
+    }
 
     #[test]
     fn placeholders_become_named() {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,34 +144,58 @@ struct ClientResult {
 }
 
 /// The open loop's shared schedule: the k-th arrival's offset from the start, deterministic
-/// under the seed whichever client takes it.
+/// under the seed whichever client takes it. Arrivals are generated as they are taken, so a
+/// high `--rate` costs no memory (a list of them was ~800 MB at 50 M arrivals).
 struct Schedule {
-    next: AtomicU64,
-    offsets: Vec<Duration>,
+    rate: f64,
+    arrival: Arrival,
+    horizon: f64,
+    state: std::sync::Mutex<ScheduleState>,
+}
+
+/// The next arrival and the generator of the gaps after it.
+struct ScheduleState {
+    k: u64,
+    t: f64,
+    rng: StdRng,
 }
 
 impl Schedule {
     fn new(rate: f64, arrival: Arrival, horizon: Duration, seed: u64) -> Schedule {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_A441_7A1E);
-        let mut t = 0.0f64;
-        let mut offsets = Vec::new();
-        while t < horizon.as_secs_f64() && offsets.len() < 50_000_000 {
-            offsets.push(Duration::from_secs_f64(t));
-            t += match arrival {
-                Arrival::Regular => 1.0 / rate,
-                // Exponential gaps: -ln(U) / rate.
-                Arrival::Poisson => -(1.0 - rng.gen::<f64>()).ln() / rate,
-            };
-        }
         Schedule {
-            next: AtomicU64::new(0),
-            offsets,
+            rate,
+            arrival,
+            horizon: horizon.as_secs_f64(),
+            state: std::sync::Mutex::new(ScheduleState {
+                k: 0,
+                t: 0.0,
+                rng: StdRng::seed_from_u64(seed ^ 0x5EED_A441_7A1E),
+            }),
         }
     }
 
+    /// The next arrival's offset, `None` past the horizon.
     fn take(&self) -> Option<Duration> {
-        let k = self.next.fetch_add(1, Ordering::Relaxed) as usize;
-        self.offsets.get(k).copied()
+        // A poisoned lock only means another client panicked; the state is still whole.
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = match self.arrival {
+            // k / rate, not a running sum: no drift over millions of arrivals.
+            Arrival::Regular => s.k as f64 / self.rate,
+            Arrival::Poisson => s.t,
+        };
+        if t.is_nan() || t >= self.horizon {
+            return None;
+        }
+        s.k += 1;
+        if self.arrival == Arrival::Poisson {
+            // Exponential gaps: -ln(U) / rate.
+            let gap = -(1.0 - s.rng.gen::<f64>()).ln() / self.rate;
+            s.t += gap;
+        }
+        Some(Duration::from_secs_f64(t))
     }
 }
 
@@ -523,18 +546,58 @@ fn new_histogram() -> Histogram<u64> {
 mod tests {
     use super::*;
 
+    fn offsets(s: &Schedule) -> Vec<Duration> {
+        std::iter::from_fn(|| s.take()).collect()
+    }
+
     #[test]
     fn schedules_are_deterministic_and_hit_the_rate() {
-        let a = Schedule::new(1000.0, Arrival::Poisson, Duration::from_secs(10), 7);
-        let b = Schedule::new(1000.0, Arrival::Poisson, Duration::from_secs(10), 7);
-        assert_eq!(a.offsets, b.offsets);
-        let n = a.offsets.len() as f64;
+        let a = offsets(&Schedule::new(
+            1000.0,
+            Arrival::Poisson,
+            Duration::from_secs(10),
+            7,
+        ));
+        let b = offsets(&Schedule::new(
+            1000.0,
+            Arrival::Poisson,
+            Duration::from_secs(10),
+            7,
+        ));
+        assert_eq!(a, b);
+        let n = a.len() as f64;
         assert!(
             (n - 10_000.0).abs() < 400.0,
             "{n} arrivals in 10 s at 1000/s"
         );
-        let r = Schedule::new(100.0, Arrival::Regular, Duration::from_secs(1), 7);
-        assert_eq!(r.offsets.len(), 100);
-        assert_eq!(r.offsets[1], Duration::from_millis(10));
+        assert!(a.windows(2).all(|w| w[0] <= w[1]), "in order");
+        let r = offsets(&Schedule::new(
+            100.0,
+            Arrival::Regular,
+            Duration::from_secs(1),
+            7,
+        ));
+        assert_eq!(r.len(), 100);
+        assert_eq!(r[1], Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_huge_rate_is_streamed_not_built_in_memory() {
+        // A billion arrivals a second for an hour: building it took minutes and gigabytes.
+        let started = Instant::now();
+        for arrival in [Arrival::Regular, Arrival::Poisson] {
+            let s = Schedule::new(1e9, arrival, Duration::from_secs(3600), 1);
+            let first: Vec<_> = (0..1000).map_while(|_| s.take()).collect();
+            assert_eq!(first.len(), 1000);
+            assert!(first[999] < Duration::from_millis(1), "{:?}", first[999]);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        // A rate too small for one arrival in the horizon: one at zero, then none.
+        let s = Schedule::new(1e-300, Arrival::Poisson, Duration::from_secs(1), 1);
+        assert_eq!(offsets(&s), vec![Duration::ZERO]);
     }
 }

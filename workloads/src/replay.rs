@@ -15,8 +15,8 @@ use rand::Rng;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use crate::driver::{self, DriverOptions, Session};
-use crate::spec::{split, Generator, Literal, ParamSpec, ParamValue, Piece, WorkloadSpec, Zipf};
-use crate::target::{classify_mysql, connect_mysql, connect_postgres};
+use crate::spec::{split, Generator, ParamSpec, ParamValue, Piece, WorkloadSpec};
+use crate::target::{classify_mysql, connect_mysql, connect_postgres, mysql_text_rows};
 use crate::wire::pg::{PgStatement, PgWire};
 use crate::Measurement;
 use crate::{Result, TargetUrl, WorkloadError};
@@ -45,35 +45,23 @@ pub struct Replay {
 
 impl Replay {
     pub async fn new(spec: &WorkloadSpec, url: &TargetUrl) -> Result<Replay> {
+        // A spec built in code (not read from a file) is checked here: an empty one would
+        // otherwise fail in the middle of a run.
+        spec.validate(&spec.name)?;
         let mut generators = BTreeMap::new();
         for (name, p) in &spec.params {
             let g = match p {
-                ParamSpec::Uniform { min, max } => {
-                    Generator::Uniform(spec.bound(min) as i64, spec.bound(max) as i64)
-                }
-                ParamSpec::Zipfian { min, max, theta } => Generator::Zipfian(Zipf::new(
-                    spec.bound(min) as i64,
-                    spec.bound(max) as i64,
-                    *theta,
-                )),
-                ParamSpec::Real { min, max } => Generator::Real(spec.bound(min), spec.bound(max)),
-                ParamSpec::String { length } => Generator::String(*length),
-                ParamSpec::List { values, weights } => {
-                    let mut acc = 0.0;
-                    let cumulative = weights.iter().map(|w| {
-                        acc += w;
-                        acc
-                    });
-                    Generator::List(values.iter().map(literal).collect(), cumulative.collect())
-                }
                 ParamSpec::Sample {
                     table,
                     column,
                     limit,
                 } => Generator::List(sample(url, table, column, *limit).await?, Vec::new()),
-                ParamSpec::Sequence { start } => Generator::Sequence(Arc::new(
-                    std::sync::atomic::AtomicI64::new(spec.bound(start) as i64),
-                )),
+                other => spec
+                    .generator(other)
+                    .ok_or_else(|| WorkloadError::Invalid {
+                        name: format!("params.{name}"),
+                        reason: "no generator for this kind".into(),
+                    })?,
             };
             generators.insert(name.clone(), g);
         }
@@ -221,14 +209,6 @@ impl Replay {
     }
 }
 
-fn literal(l: &Literal) -> ParamValue {
-    match l {
-        Literal::Int(i) => ParamValue::Int(*i),
-        Literal::Real(r) => ParamValue::Real(*r),
-        Literal::Text(t) => ParamValue::Text(t.clone()),
-    }
-}
-
 /// Values of a column, read once when the run starts.
 async fn sample(
     url: &TargetUrl,
@@ -244,12 +224,18 @@ async fn sample(
                 .query(&sql, &[])
                 .await?
                 .iter()
-                .map(|r| r.get::<_, String>(0))
+                .filter_map(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
                 .collect()
         }
         Engine::Mysql | Engine::Mariadb => {
             let mut conn = connect_mysql(url).await?;
-            conn.query(format!("SELECT CAST({column} AS CHAR) FROM {table} WHERE {column} IS NOT NULL ORDER BY RAND() LIMIT {limit}")).await?
+            // Read as raw values: a BLOB or a latin1 column is not UTF-8 (mysql_async's
+            // String conversion panics on it).
+            let rows: Vec<mysql_async::Row> = conn.query(format!("SELECT CAST({column} AS CHAR) FROM {table} WHERE {column} IS NOT NULL ORDER BY RAND() LIMIT {limit}")).await?;
+            mysql_text_rows(rows)
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect()
         }
     };
     if values.is_empty() {
@@ -513,7 +499,7 @@ impl Session for ReplaySession {
             .replay
             .cumulative
             .partition_point(|c| *c <= x)
-            .min(self.transactions.len() - 1);
+            .min(self.transactions.len().saturating_sub(1));
         self.execute(index, rng, false).await?;
         Ok(index)
     }

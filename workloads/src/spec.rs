@@ -206,6 +206,16 @@ impl WorkloadSpec {
                             format!("min {lo} must not exceed max {hi}"),
                         ));
                     }
+                    if matches!(p, ParamSpec::Real { .. }) && !(hi - lo).is_finite() {
+                        return Err(spec_error(
+                            file,
+                            &field,
+                            format!("the range {lo}..{hi} is too wide to draw from"),
+                        ));
+                    }
+                    if !matches!(p, ParamSpec::Real { .. }) {
+                        check_integer(file, &field, lo, hi)?;
+                    }
                     if let ParamSpec::Zipfian { theta, .. } = p {
                         if !(*theta > 0.0 && *theta < 1.0) {
                             return Err(spec_error(
@@ -260,7 +270,8 @@ impl WorkloadSpec {
                     }
                 }
                 ParamSpec::Sequence { start } => {
-                    bound(start, "start")?;
+                    let start = bound(start, "start")?;
+                    check_integer(file, &format!("{field}.start"), start, start)?;
                 }
                 _ => {}
             }
@@ -314,10 +325,47 @@ impl WorkloadSpec {
                 }
             }
         }
-        if self.transactions.iter().map(|t| t.weight).sum::<f64>() <= 0.0 {
+        let total = self.transactions.iter().map(|t| t.weight).sum::<f64>();
+        if total <= 0.0 {
             return Err(spec_error(file, "transactions", "all weights are zero"));
         }
+        if !total.is_finite() {
+            return Err(spec_error(
+                file,
+                "transactions",
+                "the weights add up to more than a number can hold; use smaller weights",
+            ));
+        }
         Ok(())
+    }
+
+    /// The generator of a parameter, `None` for a `sample` (read from the server when a run
+    /// starts). Assumes a validated spec; out-of-range numbers saturate rather than panic.
+    pub fn generator(&self, p: &ParamSpec) -> Option<Generator> {
+        let int = |b: &Bound| self.bound(b) as i64;
+        Some(match p {
+            ParamSpec::Uniform { min, max } => {
+                let (lo, hi) = (int(min), int(max));
+                Generator::Uniform(lo.min(hi), hi.max(lo))
+            }
+            ParamSpec::Zipfian { min, max, theta } => {
+                Generator::Zipfian(Zipf::new(int(min), int(max), *theta))
+            }
+            ParamSpec::Real { min, max } => Generator::Real(self.bound(min), self.bound(max)),
+            ParamSpec::String { length } => Generator::String(*length),
+            ParamSpec::List { values, weights } => {
+                let mut acc = 0.0;
+                let cumulative = weights.iter().map(|w| {
+                    acc += w;
+                    acc
+                });
+                Generator::List(values.iter().map(literal).collect(), cumulative.collect())
+            }
+            ParamSpec::Sequence { start } => Generator::Sequence(std::sync::Arc::new(
+                std::sync::atomic::AtomicI64::new(int(start)),
+            )),
+            ParamSpec::Sample { .. } => return None,
+        })
     }
 
     /// Numeric value of a bound (after validation, variables exist).
@@ -326,6 +374,28 @@ impl WorkloadSpec {
             Bound::Number(n) => *n,
             Bound::Variable(v) => self.variables.get(v).copied().unwrap_or(0.0),
         }
+    }
+}
+
+/// Integer bounds must fit in 64 bits (a larger float would silently saturate).
+fn check_integer(file: &str, field: &str, lo: f64, hi: f64) -> Result<(), WorkloadError> {
+    // 2^63: i64::MAX as a float (it has no nearer one); it converts back to i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if lo < -LIMIT || hi > LIMIT {
+        return Err(spec_error(
+            file,
+            field,
+            format!("{lo}..{hi} does not fit in a 64-bit integer"),
+        ));
+    }
+    Ok(())
+}
+
+fn literal(l: &Literal) -> ParamValue {
+    match l {
+        Literal::Int(i) => ParamValue::Int(*i),
+        Literal::Real(r) => ParamValue::Real(*r),
+        Literal::Text(t) => ParamValue::Text(t.clone()),
     }
 }
 
@@ -465,6 +535,7 @@ impl Generator {
 #[derive(Debug, Clone)]
 pub struct Zipf {
     min: i64,
+    max: i64,
     n: f64,
     theta: f64,
     alpha: f64,
@@ -474,7 +545,9 @@ pub struct Zipf {
 
 impl Zipf {
     pub fn new(min: i64, max: i64, theta: f64) -> Zipf {
-        let n = (max - min + 1).max(1) as f64;
+        let max = max.max(min);
+        // In i128: max - min + 1 overflows i64 for the widest ranges.
+        let n = (i128::from(max) - i128::from(min) + 1) as f64;
         let zeta = |n: f64| -> f64 {
             // Exact up to a million items, then the integral approximation: the constant only
             // shapes the tail, and a long exact sum would stall session start.
@@ -491,6 +564,7 @@ impl Zipf {
         let eta = (1.0 - (2.0 / n).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
         Zipf {
             min,
+            max,
             n,
             theta,
             alpha,
@@ -509,7 +583,9 @@ impl Zipf {
         } else {
             (self.n * (self.eta * u - self.eta + 1.0).powf(self.alpha)).floor()
         };
-        self.min + (rank.clamp(0.0, self.n - 1.0) as i64)
+        // max(0.0) also maps NaN to 0.
+        let rank = rank.max(0.0).min(self.n - 1.0) as i64;
+        self.min.saturating_add(rank).min(self.max)
     }
 }
 
