@@ -652,6 +652,23 @@ impl ReplaySession {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_spec_built_in_code_is_validated_before_it_runs() {
+        let spec = WorkloadSpec {
+            version: crate::spec::VERSION,
+            name: "empty".into(),
+            description: String::new(),
+            clients: None,
+            variables: BTreeMap::new(),
+            params: BTreeMap::new(),
+            transactions: Vec::new(),
+        };
+        // Refused before any connection (nothing listens on port 1).
+        let url: TargetUrl = "postgres://u@127.0.0.1:1/db".parse().unwrap();
+        let err = Replay::new(&spec, &url).await.unwrap_err().to_string();
+        assert!(err.contains("at least one transaction"), "{err}");
+    }
+
     #[test]
     fn mysql_literals_are_escaped() {
         assert_eq!(
