@@ -149,7 +149,16 @@ fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Kno
         Unit::Micros if is_time && x >= 0.0 => x * 1000.0,
         _ => x,
     };
-    let (live_min, live_max) = (live.min.map(to_unit), live.max.map(to_unit));
+    let (mut live_min, mut live_max) = (live.min.map(to_unit), live.max.map(to_unit));
+    if let (Some(lo), Some(hi)) = (live_min, live_max) {
+        // A server's bounds are outside data: NaN or min > max would panic in clamp below.
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            warnings.push(format!(
+                "{name}: the server reports bounds {lo}..{hi}, which are not a range; using the catalog's"
+            ));
+            (live_min, live_max) = (None, None);
+        }
+    }
     match &mut knob.kind {
         KnobKind::Integer { min, max, .. } => {
             if let (Some(lmin), Some(lmax)) = (live_min, live_max) {
@@ -186,8 +195,14 @@ fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Kno
     }
     let bounds = knob.numeric_bounds();
     if let (Some(range), Some((lo, hi))) = (knob.range.as_mut(), bounds) {
-        range.low = range.low.clamp(lo, hi);
-        range.high = range.high.clamp(lo, hi);
+        if lo <= hi {
+            range.low = range.low.clamp(lo, hi);
+            range.high = range.high.clamp(lo, hi);
+        } else {
+            warnings.push(format!(
+                "{name}: bounds {lo}..{hi} are not a range; its search range is left as is"
+            ));
+        }
     }
     if let Some(text) = &live.default {
         match knob.parse_value(text) {
@@ -261,11 +276,11 @@ async fn postgres(
         });
         let default = match (unit.as_str(), default) {
             // boot_val is in the unit's count, e.g. 16384 x 8kB: express it in kB.
-            ("8kB", Some(d)) => d.parse::<i64>().ok().map(|n| {
+            ("8kB", Some(d)) => d.parse::<i64>().ok().and_then(|n| {
                 if n < 0 {
-                    n.to_string()
+                    Some(n.to_string())
                 } else {
-                    format!("{}kB", n * 8)
+                    n.checked_mul(8).map(|kb| format!("{kb}kB"))
                 }
             }),
             (_, d) => d,
@@ -389,4 +404,47 @@ async fn mysql(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(min: Option<f64>, max: Option<f64>) -> LiveKnob {
+        LiveKnob {
+            name: "work_mem".into(),
+            kind: "integer".into(),
+            unit_class: Some(UnitClass::Memory),
+            min,
+            max,
+            apply: None,
+            enum_values: Vec::new(),
+            default: None,
+            setting: "4096".into(),
+            pending_restart: false,
+        }
+    }
+
+    #[test]
+    fn bounds_that_are_not_a_range_are_ignored_with_a_warning() {
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
+        let knob = catalog::find(&cat, "work_mem").unwrap().clone();
+        for (min, max) in [
+            (Some(1e9), Some(1e3)),
+            (Some(f64::NAN), Some(1e9)),
+            (Some(64.0 * 1024.0), Some(f64::NAN)),
+        ] {
+            let mut warnings = Vec::new();
+            let out = reconcile(knob.clone(), &live(min, max), &mut warnings);
+            assert_eq!(out.kind, knob.kind, "{min:?}..{max:?}: catalog bounds kept");
+            assert!(
+                warnings.iter().any(|w| w.contains("not a range")),
+                "{min:?}..{max:?}: {warnings:?}"
+            );
+        }
+        // Sane bounds are still taken from the server.
+        let mut warnings = Vec::new();
+        let out = reconcile(knob.clone(), &live(Some(65536.0), Some(1e9)), &mut warnings);
+        assert_eq!(out.numeric_bounds(), Some((65536.0, 1e9)));
+    }
 }

@@ -21,6 +21,9 @@ pub struct MemoryEstimate {
 
 const MB: u64 = 1024 * 1024;
 
+/// What a part or the total is when its arithmetic overflows 64 bits: more than any budget.
+const OVERFLOW: u64 = u64::MAX;
+
 impl MemoryEstimate {
     /// Worst case for a configuration; knobs absent from it take their catalog default, and
     /// knobs absent from the catalog take the server's default.
@@ -52,11 +55,14 @@ impl MemoryEstimate {
                     ("wal_buffers".into(), wal),
                     (
                         format!("max_connections ({conns}) x work_mem x 1.5"),
-                        conns * work * 3 / 2,
+                        conns
+                            .checked_mul(work)
+                            .and_then(|b| b.checked_mul(3))
+                            .map_or(OVERFLOW, |b| b / 2),
                     ),
                     (
                         format!("autovacuum_max_workers ({workers}) x maintenance_work_mem"),
-                        workers * maint,
+                        workers.checked_mul(maint).unwrap_or(OVERFLOW),
                     ),
                 ]
             }
@@ -64,17 +70,22 @@ impl MemoryEstimate {
                 let pool = get("innodb_buffer_pool_size", 128 * MB);
                 let log = get("innodb_log_buffer_size", 16 * MB);
                 let conns = get("max_connections", 151);
-                let per_session = get("sort_buffer_size", 2 * MB)
-                    + get("join_buffer_size", 256 * 1024)
-                    + get("read_buffer_size", 128 * 1024)
-                    + get("read_rnd_buffer_size", 256 * 1024)
-                    + 292 * 1024;
+                // Sizes come from plans and servers: saturate, never wrap or panic.
+                let per_session = [
+                    get("sort_buffer_size", 2 * MB),
+                    get("join_buffer_size", 256 * 1024),
+                    get("read_buffer_size", 128 * 1024),
+                    get("read_rnd_buffer_size", 256 * 1024),
+                    292 * 1024,
+                ]
+                .into_iter()
+                .fold(0u64, u64::saturating_add);
                 vec![
                     ("innodb_buffer_pool_size".into(), pool),
                     ("innodb_log_buffer_size".into(), log),
                     (
                         format!("max_connections ({conns}) x per-session buffers"),
-                        conns * per_session,
+                        conns.checked_mul(per_session).unwrap_or(OVERFLOW),
                     ),
                 ]
             }
@@ -88,7 +99,7 @@ impl MemoryEstimate {
 
     /// Reject the estimate when it exceeds `budget_bytes`, with the numbers in the message.
     pub fn check(&self, budget_bytes: u64) -> Result<()> {
-        if self.total_bytes <= budget_bytes {
+        if self.total_bytes <= budget_bytes && self.total_bytes != OVERFLOW {
             return Ok(());
         }
         let detail = self
@@ -107,6 +118,9 @@ impl MemoryEstimate {
 
 /// "1.5 GiB"-style rendering for messages.
 pub fn human_bytes(bytes: u64) -> String {
+    if bytes == OVERFLOW {
+        return "more than 16 EiB (overflows)".into();
+    }
     let b = bytes as f64;
     if b >= (1u64 << 30) as f64 {
         format!("{:.1} GiB", b / (1u64 << 30) as f64)
@@ -138,6 +152,29 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("exceeds the budget 4.0 GiB"), "{text}");
         assert!(text.contains("shared_buffers = 3.0 GiB"), "{text}");
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_rejected_not_wrapped() {
+        for engine in [Engine::Postgres, Engine::Mariadb] {
+            let cat = catalog::for_engine(engine).unwrap();
+            let mut config = Config::new();
+            for name in [
+                "max_connections",
+                "work_mem",
+                "sort_buffer_size",
+                "join_buffer_size",
+                "read_buffer_size",
+                "autovacuum_max_workers",
+                "maintenance_work_mem",
+            ] {
+                config.set(name, Value::Int(i64::MAX));
+            }
+            let estimate = MemoryEstimate::of(engine, &config, &cat);
+            assert_eq!(estimate.total_bytes, u64::MAX, "{engine}");
+            let err = estimate.check(u64::MAX).unwrap_err().to_string();
+            assert!(err.contains("overflows"), "{engine}: {err}");
+        }
     }
 
     #[test]

@@ -22,6 +22,20 @@ proptest! {
     }
 
     #[test]
+    fn numbers_with_units_of_any_size_parse_or_say_why(
+        text in "-?[0-9]{1,30}(\\.[0-9]{0,6})?(e[0-9]{1,4})? ?(B|kB|MB|GB|TB|PB|KiB|GiB|us|ms|s|min|h|d|%)?",
+    ) {
+        for engine in [Engine::Postgres, Engine::Mysql, Engine::Mariadb] {
+            for knob in catalog::for_engine(engine).unwrap() {
+                if let Err(e) = knob.parse_value(&text) {
+                    prop_assert!(e.to_string().contains(&knob.name), "{e}");
+                }
+            }
+        }
+        let _ = knobs::parse_bytes(&text);
+    }
+
+    #[test]
     fn numeric_values_round_trip_through_their_human_form(x in 0.0f64..1.0, pick in 0usize..1000) {
         let cat = catalog::for_engine(Engine::Postgres).unwrap();
         let numeric: Vec<_> = cat.iter().filter(|k| k.range.is_some() && matches!(k.kind, knobs::KnobKind::Integer { .. })).collect();

@@ -707,11 +707,27 @@ async fn persisted_settings(target: &mut Target) -> Vec<(String, String)> {
         Target::Postgres { client, .. } => client
             .query("SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf' ORDER BY seqno", &[])
             .await
-            .map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect())
+            .map(|rows| rows.iter().filter_map(|r| Some((r.try_get::<_, Option<String>>(0).ok()??, r.try_get::<_, Option<String>>(1).ok()??))).collect())
             .unwrap_or_default(),
-        Target::Mysql { conn, engine: Engine::Mysql, .. } => conn.query("SELECT VARIABLE_NAME, VARIABLE_VALUE FROM performance_schema.persisted_variables").await.unwrap_or_default(),
+        // Raw values: a NULL or non-UTF-8 value must not panic (typed tuples do).
+        Target::Mysql { conn, engine: Engine::Mysql, .. } => conn
+            .query::<mysql_async::Row, _>("SELECT VARIABLE_NAME, VARIABLE_VALUE FROM performance_schema.persisted_variables")
+            .await
+            .map(persisted_pairs)
+            .unwrap_or_default(),
         Target::Mysql { .. } => Vec::new(),
     }
+}
+
+/// (name, value) pairs of persisted variables; rows with a NULL name or value are left out.
+fn persisted_pairs(rows: Vec<mysql_async::Row>) -> Vec<(String, String)> {
+    workloads::target::mysql_text_rows(rows)
+        .into_iter()
+        .filter_map(|r| match r.as_slice() {
+            [Some(name), Some(value)] => Some((name.clone(), value.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn undo(
