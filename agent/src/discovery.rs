@@ -9,6 +9,7 @@ use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Version};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use thiserror::Error;
+use workloads::target::mysql_text_rows;
 use workloads::Target;
 
 #[derive(Debug, Error)]
@@ -309,13 +310,25 @@ async fn postgres(
     Ok(out)
 }
 
+/// A row's first N columns; missing ones are NULL.
+fn columns<const N: usize>(row: Vec<Option<String>>) -> [Option<String>; N] {
+    let mut row = row.into_iter();
+    std::array::from_fn(|_| row.next().flatten())
+}
+
 async fn mysql(
     conn: &mut mysql_async::Conn,
     engine: Engine,
 ) -> Result<BTreeMap<String, LiveKnob>, DiscoveryError> {
     let mut out = BTreeMap::new();
-    let globals: Vec<(String, String)> = conn.query("SHOW GLOBAL VARIABLES").await?;
-    for (name, setting) in globals {
+    // Every row as raw values: a server's NULL or non-UTF-8 value must not panic in the row
+    // decoder (typed tuples do); a row without a name is left out.
+    let globals: Vec<mysql_async::Row> = conn.query("SHOW GLOBAL VARIABLES").await?;
+    for row in mysql_text_rows(globals) {
+        let [Some(name), setting] = columns(row) else {
+            continue;
+        };
+        let setting = setting.unwrap_or_default();
         out.insert(
             name.clone(),
             LiveKnob {
@@ -333,20 +346,15 @@ async fn mysql(
         );
     }
     if engine == Engine::Mariadb {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = conn
+        let rows: Vec<mysql_async::Row> = conn
             .query("SELECT LOWER(VARIABLE_NAME), VARIABLE_SCOPE, VARIABLE_TYPE, READ_ONLY, CAST(NUMERIC_MIN_VALUE AS CHAR), CAST(NUMERIC_MAX_VALUE AS CHAR), DEFAULT_VALUE, ENUM_VALUE_LIST FROM information_schema.SYSTEM_VARIABLES")
             .await?;
-        for (name, scope, ty, read_only, min, max, default, enums) in rows {
+        for row in mysql_text_rows(rows) {
+            let [Some(name), Some(scope), Some(ty), Some(read_only), min, max, default, enums] =
+                columns(row)
+            else {
+                continue;
+            };
             let Some(k) = out.get_mut(&name) else {
                 continue;
             };
@@ -381,15 +389,17 @@ async fn mysql(
         }
     } else {
         // MySQL 8: bounds from performance_schema (types and contexts are not exposed).
-        type Bounds = (String, Option<String>, Option<String>);
-        let rows: Result<Vec<Bounds>, _> = conn
+        let rows: Result<Vec<mysql_async::Row>, _> = conn
             .query(
                 "SELECT VARIABLE_NAME, MIN_VALUE, MAX_VALUE FROM performance_schema.variables_info",
             )
             .await;
         match rows {
             Ok(rows) => {
-                for (name, min, max) in rows {
+                for row in mysql_text_rows(rows) {
+                    let [Some(name), min, max] = columns(row) else {
+                        continue;
+                    };
                     if let Some(k) = out.get_mut(&name) {
                         k.min = min
                             .and_then(|m| m.parse().ok())
