@@ -454,3 +454,32 @@ fn list_and_unknown_session() {
     ]);
     assert_eq!(format.status.code(), Some(2));
 }
+
+/// A report of a repository named by a postgres:// URL with its password (the reproduce
+/// command quotes the repository) carries no password.
+#[test]
+fn a_repository_url_password_stays_out_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = repository(dir.path());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(async {
+        let repo = agent::repository::open(&spec).await.unwrap();
+        agent::report::build(
+            repo.as_ref(),
+            "postgres://fleet:Zq-repo-pw@db.example/dbtuner?password=Zq-repo-pw",
+            1,
+        )
+        .await
+        .unwrap()
+    });
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(
+        json.contains("--repo postgres://fleet:***@db.example"),
+        "{json}"
+    );
+    assert!(!json.contains("Zq-repo-pw"), "{json}");
+    assert!(!json.contains("secret"), "the target's password: {json}");
+}

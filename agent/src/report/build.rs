@@ -322,16 +322,18 @@ pub fn assemble(stored: &Stored, repo_spec: &str) -> Report {
     if let Some(set) = &settings {
         reproduce.push(tune_command(set, engine));
     }
+    // The repository can be a postgres:// URL with its password: reports never carry it.
     reproduce.push(format!(
-        "dbtuner report --session {} --repo {repo_spec}",
-        s.id
+        "dbtuner report --session {} --repo {}",
+        s.id,
+        workloads::redact::redact(repo_spec)
     ));
     r.environment = reports::Environment {
         dbtuner_version: env!("CARGO_PKG_VERSION").to_string(),
         target: stored
             .target
             .as_ref()
-            .map(|t| t.url.clone())
+            .map(|t| workloads::redact::redact(&t.url))
             .unwrap_or_default(),
         session_status: s.status.clone(),
         started_at: rfc3339(s.started_at_ms),

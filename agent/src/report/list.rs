@@ -25,7 +25,11 @@ pub async fn list(repo: &dyn Repository) -> Result<Vec<SessionLine>> {
     let mut out = Vec::new();
     for s in repo.sessions().await? {
         let target = match s.target_id {
-            Some(id) => repo.target(id).await?.map(|t| t.url),
+            // Stored without a password; redacted again for a repository an older build wrote.
+            Some(id) => repo
+                .target(id)
+                .await?
+                .map(|t| workloads::redact::redact(&t.url)),
             None => None,
         };
         let verdict = repo.verdicts(s.id).await?.pop().map(|v| v.verdict.verdict);
