@@ -3,7 +3,9 @@
 //! capture, a benchmark, and the errors of an unreachable target and a bad URL — not in
 //! stdout, stderr (with debug logs on), any file written under `--out`, the repository or
 //! the state directory. The sandbox trusts local connections, so the password is carried
-//! along everywhere and checked nowhere: exactly what a leak needs.
+//! along everywhere and checked nowhere: exactly what a leak needs. A replication password in
+//! the server's postgresql.auto.conf is printed nowhere either, and stored only in the change
+//! record (the exact previous file, to restore it; the repository is 0600).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +17,9 @@ use knobs::Engine;
 use workloads::Sandbox;
 
 const PASSWORD: &str = "Zq-hunter2-n0t-4-l0g";
+/// A replication password in the server's postgresql.auto.conf: the repository keeps the
+/// previous file exactly (0600, to restore it), nothing prints it.
+const CONNINFO_PASSWORD: &str = "Zq-repl-pw-0f-th3-pr1mary";
 
 fn dbtuner(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbtuner"))
@@ -52,6 +57,14 @@ async fn a_known_password_appears_in_no_output() {
         .unwrap()
         .unwrap();
     let url = format!("{}?password={PASSWORD}&connect_timeout=10", sandbox.url());
+    let admin = workloads::target::connect_postgres(&sandbox.url().parse().unwrap())
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = 'host=primary.example user=repl password={CONNINFO_PASSWORD}'"))
+        .await
+        .unwrap();
+    drop(admin);
     let state = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     // Created by dbtuner itself, so its mode is dbtuner's doing.
@@ -87,9 +100,14 @@ async fn a_known_password_appears_in_no_output() {
     );
     let result: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
     let id = result["change"]["id"].as_str().unwrap().to_string();
+    let previous = result["change"]["previous_auto_conf"].as_str().unwrap();
+    assert!(
+        previous.contains("primary_conninfo") && previous.contains("password=***"),
+        "{previous}"
+    );
     outputs.push(("apply".into(), applied));
     let back = dbtuner(&[
-        "rollback", "--target", &url, "--change", &id, "--state", state_arg, "-v",
+        "rollback", "--target", &url, "--change", &id, "--state", state_arg, "--json", "-v",
     ]);
     assert!(
         back.status.success(),
@@ -182,7 +200,7 @@ async fn a_known_password_appears_in_no_output() {
     let mut leaks = Vec::new();
     for (what, o) in &outputs {
         for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            if contains(bytes, PASSWORD) {
+            if contains(bytes, PASSWORD) || contains(bytes, CONNINFO_PASSWORD) {
                 leaks.push(format!(
                     "{what} {stream}: {}",
                     String::from_utf8_lossy(bytes)
@@ -206,8 +224,13 @@ async fn a_known_password_appears_in_no_output() {
         if file == &plan {
             continue;
         }
-        if contains(&std::fs::read(file).unwrap(), PASSWORD) {
+        let bytes = std::fs::read(file).unwrap();
+        if contains(&bytes, PASSWORD) {
             leaks.push(format!("file {}", file.display()));
+        }
+        // Only the change record keeps it: the exact previous file, to restore.
+        if contains(&bytes, CONNINFO_PASSWORD) && file != &state_dir.join("dbtuner.db") {
+            leaks.push(format!("replication password in {}", file.display()));
         }
     }
     assert!(

@@ -170,6 +170,18 @@ fn redact_key_values(text: &str) -> String {
     out
 }
 
+/// Every string in a JSON value through [`redact`] (redacting the JSON text instead could eat
+/// a closing quote and leave it unparseable).
+pub fn redact_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => *s = redact(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(fields) => fields.values_mut().for_each(redact_json),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// Standard error through [`redact`], for the log subscriber: a line that would carry a
 /// secret is written without it, whoever formatted it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -236,6 +248,19 @@ mod tests {
             assert_eq!(redact(text), want, "{text}");
         }
         assert_eq!(redact("password='a b c' x"), "password=*** x");
+    }
+
+    #[test]
+    fn json_stays_json_without_its_secrets() {
+        let mut v = serde_json::json!({
+            "previous_auto_conf": "primary_conninfo = 'host=h password=s3cret'\n",
+            "list": ["postgres://u:s3cret@h/db", 1, null],
+        });
+        redact_json(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["list"][0], "postgres://u:***@h/db");
     }
 
     #[test]

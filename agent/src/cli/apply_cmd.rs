@@ -142,12 +142,11 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "change": outcome.record, "clamped": outcome.clamped, "warnings": outcome.warnings, "dry_run": args.dry_run, "watch": watched })
-            )?
-        );
+        // The record's previous postgresql.auto.conf can hold primary_conninfo's password:
+        // kept exactly in the repository (0600) for a restore, never printed.
+        let mut json = serde_json::json!({ "change": outcome.record, "clamped": outcome.clamped, "warnings": outcome.warnings, "dry_run": args.dry_run, "watch": watched });
+        workloads::redact::redact_json(&mut json);
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(code);
     }
     if let Some(w) = &watched {
@@ -241,7 +240,9 @@ pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
     )
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        let mut json = serde_json::to_value(&record)?;
+        workloads::redact::redact_json(&mut json);
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!("change {} rolled back on {}", record.id, record.target);
         for k in &record.knobs {
