@@ -45,6 +45,32 @@ async fn postgres_wrong_password_and_closed_port_are_distinct() {
         Engine::Postgres
     );
 
+    // SCRAM with the password as a query parameter, in both clients; a wrong one is an
+    // authentication error that does not quote it.
+    let query: TargetUrl = format!(
+        "postgres://alice@127.0.0.1:{}/postgres?password=right&connect_timeout=5",
+        sandbox.port()
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(
+        Target::connect(&query).await.unwrap().engine(),
+        Engine::Postgres
+    );
+    workloads::wire::pg::PgWire::connect(&query).await.unwrap();
+    let wrong_query: TargetUrl = format!(
+        "postgres://alice@127.0.0.1:{}/postgres?password=wrong-Zq",
+        sandbox.port()
+    )
+    .parse()
+    .unwrap();
+    let err = Target::connect(&wrong_query).await.unwrap_err();
+    assert!(matches!(err, TargetError::Auth { .. }), "{err}");
+    assert!(
+        !err.to_string().contains("wrong-Zq"),
+        "password leaked: {err}"
+    );
+
     let wrong: TargetUrl = format!(
         "postgres://alice:wrong@127.0.0.1:{}/postgres",
         sandbox.port()
@@ -87,6 +113,19 @@ async fn mariadb_wrong_password_and_closed_port_are_distinct() {
         Target::connect(&good).await.unwrap().engine(),
         Engine::Mariadb
     );
+
+    // The password as a query parameter, beside connect_timeout (mysql_async knows neither).
+    let query: TargetUrl = format!(
+        "mysql://alice@127.0.0.1:{}/?password=right&connect_timeout=5",
+        sandbox.port()
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(
+        Target::connect(&query).await.unwrap().engine(),
+        Engine::Mariadb
+    );
+    assert!(!query.to_string().contains("right"), "{query}");
 
     let wrong: TargetUrl = format!("mysql://alice:wrong@127.0.0.1:{}/", sandbox.port())
         .parse()
