@@ -10,8 +10,9 @@
 //! ```
 //!
 //! It errs on the side of hiding: a value is redacted when its key merely looks like a secret
-//! (`password`, `sslpassword`, `pwd`, `secret`, `token`, …). [`redact_command`] also hides the
-//! attached short option of `mysql -pSECRET` and the argument after `--password`.
+//! (`password`, `sslpassword`, `MYSQL_PWD`, `db_pass`, `client_secret`, `api_token`, …).
+//! [`redact_command`] also hides the attached short option of `mysql -pSECRET` and the
+//! argument after `--password`.
 
 use std::io::{self, Write};
 
@@ -56,12 +57,14 @@ pub fn redact_command(command: &str) -> String {
     out
 }
 
-/// Whether a key names a secret.
+/// Whether a key names a secret: `password`, `sslpassword`, `PGPASSWORD`, `MYSQL_PWD`,
+/// `db_pass`, `api_token`, `client_secret`, … but not `passes` or `tokens`.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["pass", "pwd", "secret", "token"]
+    ["password", "passwd", "passphrase", "secret"]
         .iter()
         .any(|s| key.contains(s))
+        || ["pass", "pwd", "token"].iter().any(|s| key.ends_with(s))
 }
 
 /// `scheme://user:password@host` → `scheme://user:***@host`, for every `://` in the text. The
@@ -243,6 +246,14 @@ mod tests {
             ("no secrets here: a=b", "no secrets here: a=b"),
             ("sslpassword=s3cret", "sslpassword=***"),
             ("password=a&b;c#d e", "password=*** e"),
+            (
+                "MYSQL_PWD=s3cret db_pass=s3cret",
+                "MYSQL_PWD=*** db_pass=***",
+            ),
+            (
+                "passes=3 tokens=5 passed=yes",
+                "passes=3 tokens=5 passed=yes",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(redact(text), want, "{text}");
