@@ -166,16 +166,22 @@ pub fn index_name(index: &IndexDef) -> String {
     format!("{NAME_PREFIX}{readable}_{tag}")
 }
 
+/// `a, b, c`: the key columns and then the INCLUDE ones, which MySQL has no INCLUDE for and
+/// carries as trailing key columns.
+pub fn mysql_key_columns(index: &IndexDef) -> String {
+    index
+        .columns
+        .iter()
+        .chain(&index.include)
+        .map(|c| mysql_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The statement that builds `index` named `name` without blocking writes.
 pub fn create_sql(engine: Engine, index: &IndexDef, name: &str) -> String {
     if engine.is_mysql_family() {
-        let cols = index
-            .columns
-            .iter()
-            .chain(&index.include)
-            .map(|c| mysql_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = mysql_key_columns(index);
         format!(
             "ALTER TABLE {} ADD INDEX {} ({cols}), ALGORITHM=INPLACE, LOCK=NONE",
             mysql_ident(&index.table),

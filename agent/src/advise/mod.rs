@@ -258,12 +258,12 @@ pub async fn advise(
     let handle = tokio::runtime::Handle::current();
     // Which mechanism costs, on which connection. Parameter values are sampled on
     // connections of their own, so the target's client can go to the planner.
-    let (catalog, planner): (Catalog, Box<dyn Planner + Send>) = match conn {
+    let (catalog, planner, mechanism): (Catalog, Box<dyn Planner + Send>, Mechanism) = match conn {
         Connection::Postgres(client) => {
             let catalog = catalog::read_postgres(&client).await?;
-            let planner =
+            let (planner, mechanism) =
                 postgres_planner(client, target, staging, settings, number, &mut notes).await?;
-            (catalog, planner)
+            (catalog, planner, mechanism)
         }
         Connection::Mysql(mut c) => {
             let catalog = catalog::read_mysql(&mut c, engine, number).await?;
@@ -291,10 +291,9 @@ pub async fn advise(
                 tokio::task::spawn_blocking(move || real_indexes::MariadbIgnored::new(h, sconn))
                     .await
                     .map_err(|e| AdviseError::Task(e.to_string()))??;
-            (catalog, Box::new(planner))
+            (catalog, Box::new(planner), Mechanism::StagingIgnored)
         }
     };
-    let mechanism = mechanism_of(engine, &notes);
 
     progress("reading the statements");
     let inputs: Inputs = match source {
@@ -385,13 +384,12 @@ async fn postgres_planner(
     settings: &AdviseSettings,
     number: (u32, u32),
     notes: &mut Vec<String>,
-) -> Result<Box<dyn Planner + Send>, AdviseError> {
+) -> Result<(Box<dyn Planner + Send>, Mechanism), AdviseError> {
     let handle = tokio::runtime::Handle::current();
     let forced = settings.mechanism;
     if forced != Some(Mechanism::StagingTransaction) && hypopg::in_database(&client).await? {
-        return Ok(Box::new(
-            hypopg::HypoPg::new(handle, Arc::new(client)).await,
-        ));
+        let planner = hypopg::HypoPg::new(handle, Arc::new(client)).await;
+        return Ok((Box::new(planner), Mechanism::Hypopg));
     }
     let Some(staging) = staging else {
         let why = if forced == Some(Mechanism::StagingTransaction) {
@@ -413,9 +411,8 @@ async fn postgres_planner(
         notes.push(format!(
             "HypoPG is not in the target's database: costed with HypoPG on the staging copy {staging}"
         ));
-        return Ok(Box::new(
-            hypopg::HypoPg::new(handle, Arc::new(sclient)).await,
-        ));
+        let planner = hypopg::HypoPg::new(handle, Arc::new(sclient)).await;
+        return Ok((Box::new(planner), Mechanism::Hypopg));
     }
     if forced == Some(Mechanism::Hypopg) {
         return Err(AdviseError::Unavailable(format!(
@@ -423,17 +420,10 @@ async fn postgres_planner(
         )));
     }
     notes.push(format!("without HypoPG: costed with real indexes built inside a transaction on {staging}, rolled back at the end"));
-    Ok(Box::new(real_indexes::PgTransaction::new(handle, sclient)))
-}
-
-fn mechanism_of(engine: Engine, notes: &[String]) -> Mechanism {
-    if engine.is_mysql_family() {
-        Mechanism::StagingIgnored
-    } else if notes.iter().any(|n| n.contains("inside a transaction")) {
-        Mechanism::StagingTransaction
-    } else {
-        Mechanism::Hypopg
-    }
+    Ok((
+        Box::new(real_indexes::PgTransaction::new(handle, sclient)),
+        Mechanism::StagingTransaction,
+    ))
 }
 
 struct Outcome {

@@ -17,7 +17,7 @@ use mysql_async::prelude::Queryable;
 use tokio::runtime::Handle;
 use workloads::analysis::Access;
 
-use super::ddl::{index_name, mysql_ident, pg_ident, pg_index_body};
+use super::ddl::{index_name, mysql_ident, mysql_key_columns, pg_ident, pg_index_body};
 use super::hypopg::parse_plan;
 use super::whatif::{Plan, Planner};
 use super::AdviseError;
@@ -212,13 +212,7 @@ impl MariadbIgnored {
             }
         } else {
             let name = whatif_name(index);
-            let cols = index
-                .columns
-                .iter()
-                .chain(&index.include)
-                .map(|c| mysql_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let cols = mysql_key_columns(index);
             self.handle.block_on(self.conn.query_drop(format!(
                 "ALTER TABLE {} ADD INDEX {} ({cols}){}",
                 mysql_ident(&index.table),

@@ -16,7 +16,7 @@ use workloads::replay::Replay;
 use workloads::spec::WorkloadSpec;
 use workloads::{Measurement, TargetUrl};
 
-use super::ddl::{mysql_ident, pg_ident, pg_index_body};
+use super::ddl::{mysql_ident, mysql_key_columns, pg_ident, pg_index_body};
 use super::AdviseError;
 
 /// How the replay is measured.
@@ -103,13 +103,7 @@ pub async fn set_indexes(
                     .await?;
                 let sql = match (present, exists.is_some()) {
                     (true, false) => {
-                        let cols = index
-                            .columns
-                            .iter()
-                            .chain(&index.include)
-                            .map(|c| mysql_ident(c))
-                            .collect::<Vec<_>>()
-                            .join(", ");
+                        let cols = mysql_key_columns(index);
                         format!("ALTER TABLE {table} ADD INDEX {name} ({cols})")
                     }
                     (false, true) => format!("ALTER TABLE {table} DROP INDEX {name}"),

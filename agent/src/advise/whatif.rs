@@ -273,24 +273,22 @@ impl<P: Planner> WhatIf<P> {
             return Ok(*v);
         }
         self.planner.present(&c.tables, &relevant)?;
-        let first = c
-            .statement
-            .analysis
-            .tables
-            .first()
-            .cloned()
-            .unwrap_or_default();
-        let mut total = 0.0;
-        for sql in &c.statement.instances {
-            self.explains += 1;
-            total += self
-                .planner
-                .explain(sql, c.statement.analysis.access, &first)?
-                .cost;
-        }
-        let mean = total / c.statement.instances.len().max(1) as f64;
+        let mean = self.mean_cost(i)?;
         self.cache.insert((i, relevant), mean);
         Ok(mean)
+    }
+
+    /// The planner's cost of statement `i` (mean over its instances) with the indexes the
+    /// planner has now.
+    fn mean_cost(&mut self, i: usize) -> Result<f64, AdviseError> {
+        let s = &self.statements[i].statement;
+        let first = s.analysis.tables.first().cloned().unwrap_or_default();
+        let mut total = 0.0;
+        for sql in &s.instances {
+            self.explains += 1;
+            total += self.planner.explain(sql, s.analysis.access, &first)?.cost;
+        }
+        Ok(total / s.instances.len().max(1) as f64)
     }
 
     /// Write overhead of `set` for statement `i`, per execution.
@@ -369,36 +367,19 @@ impl<P: Planner> WhatIf<P> {
         let mut out = Vec::new();
         let mut failure = None;
         for (k, &i) in affected.iter().enumerate() {
-            let c = &self.statements[i];
-            let first = c
-                .statement
-                .analysis
-                .tables
-                .first()
-                .cloned()
-                .unwrap_or_default();
-            let mut total = 0.0;
-            for sql in &c.statement.instances {
-                self.explains += 1;
-                match self
-                    .planner
-                    .explain(sql, c.statement.analysis.access, &first)
-                {
-                    Ok(p) => total += p.cost,
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
+            // Unhide before any error goes out.
+            let after = match self.mean_cost(i) {
+                Ok(a) => a,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
                 }
-            }
-            if failure.is_some() {
-                break;
-            }
-            let after = total / c.statement.instances.len().max(1) as f64;
+            };
             if after > before[k] * 1.01 {
+                let c = &self.statements[i].statement;
                 out.push(StatementCost {
-                    id: c.statement.id.clone(),
-                    weight: c.statement.weight,
+                    id: c.id.clone(),
+                    weight: c.weight,
                     before: before[k],
                     after,
                     maintenance: 0.0,
