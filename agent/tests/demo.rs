@@ -12,7 +12,7 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
             "--engine",
             engine,
             "--minutes",
-            "3",
+            "2",
             "--scale",
             "2",
             "--json",

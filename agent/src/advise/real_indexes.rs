@@ -179,11 +179,16 @@ impl std::fmt::Debug for MariadbIgnored {
 impl MariadbIgnored {
     /// Connect-side setup: drop what an interrupted run left behind.
     pub fn new(handle: Handle, mut conn: mysql_async::Conn) -> Result<MariadbIgnored, AdviseError> {
-        let leftovers: Vec<(String, String)> = handle.block_on(conn.query(format!(
-            "SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS
+        // Read as Options: a tuple of Strings would panic on a NULL from the server.
+        let leftovers: Vec<(Option<String>, Option<String>)> =
+            handle.block_on(conn.query(format!(
+                "SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS
              WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME LIKE '{WHATIF_PREFIX}%'"
-        )))?;
+            )))?;
         for (table, name) in leftovers {
+            let (Some(table), Some(name)) = (table, name) else {
+                continue;
+            };
             handle.block_on(conn.query_drop(format!(
                 "ALTER TABLE {} DROP INDEX {}",
                 mysql_ident(&table),
@@ -234,11 +239,14 @@ impl MariadbIgnored {
         self.handle
             .block_on(self.conn.query_drop("EXPLAIN SELECT 1"))?;
         self.handle.block_on(self.conn.query_drop(explain))?;
-        let row: Option<(String, String)> = self.handle.block_on(
+        let row: Option<(Option<String>, Option<String>)> = self.handle.block_on(
             self.conn
                 .query_first("SHOW SESSION STATUS LIKE 'Last_query_cost'"),
         )?;
-        let cost = row.and_then(|(_, v)| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let cost = row
+            .and_then(|(_, v)| v)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
         Ok(cost)
     }
 }
