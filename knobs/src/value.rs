@@ -37,6 +37,38 @@ impl Value {
         }
     }
 
+    /// Form for people reading a report: the exact [`Value::human`] form, followed by a rounded
+    /// reading in a larger unit when the exact form is an awkward number ("6170896kB (≈5.9GB)").
+    pub fn readable(&self, unit: Unit) -> String {
+        let exact = self.human(unit);
+        let Value::Int(v) = self else {
+            return exact;
+        };
+        let (table, base): (&[(&str, i64)], i64) = match unit {
+            Unit::Bytes => (&SIZE_UNITS, *v),
+            Unit::Millis => (&TIME_UNITS_MS, *v),
+            Unit::Seconds => (&TIME_UNITS_MS, v.saturating_mul(1000)),
+            Unit::Micros | Unit::None => return exact,
+        };
+        if base <= 0 {
+            return exact;
+        }
+        let Some((name, factor)) = table.iter().find(|(_, f)| base >= *f) else {
+            return exact;
+        };
+        let scaled = base as f64 / *factor as f64;
+        let rounded = if scaled >= 100.0 {
+            format!("{scaled:.0}")
+        } else {
+            format!("{scaled:.1}")
+        };
+        if base % factor == 0 || exact == format!("{rounded}{name}") {
+            exact
+        } else {
+            format!("{exact} (≈{rounded}{name})")
+        }
+    }
+
     /// The value as the given engine accepts it in `ALTER SYSTEM`/`SET GLOBAL`/a config file.
     pub fn render(&self, engine: Engine, unit: Unit) -> String {
         match (self, engine) {
@@ -175,6 +207,10 @@ fn time_factor_ms(suffix: &str) -> Option<f64> {
 
 /// Format an integer in a unit with the largest exact human suffix.
 pub(crate) fn format_quantity(value: i64, unit: Unit) -> String {
+    // Negative values are special (-1 = auto, as for wal_buffers) and carry no unit.
+    if value < 0 {
+        return value.to_string();
+    }
     let pick = |table: &[(&str, i64)], v: i64| {
         for (name, factor) in table {
             if v != 0 && v % factor == 0 {
@@ -196,6 +232,25 @@ pub(crate) fn format_quantity(value: i64, unit: Unit) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readable_values_round_awkward_numbers_and_keep_the_exact_one() {
+        let kb = Value::Int(6_170_896 * KB);
+        assert_eq!(kb.readable(Unit::Bytes), "6170896kB (≈5.9GB)");
+        assert_eq!(Value::Int(256 * KB * KB).readable(Unit::Bytes), "256MB");
+        assert_eq!(Value::Int(-1).readable(Unit::Bytes), "-1");
+        assert_eq!(Value::Int(-1).human(Unit::Bytes), "-1");
+        assert_eq!(Value::Int(0).readable(Unit::Bytes), "0");
+        assert_eq!(Value::Int(90_500).readable(Unit::Millis), "90500ms (≈1.5min)");
+        assert_eq!(Value::Int(300).readable(Unit::Seconds), "5min");
+        assert_eq!(Value::Int(1500).readable(Unit::Micros), "1500");
+        // The exact form still parses back to the same value.
+        assert_eq!(
+            parse_quantity(&kb.human(Unit::Bytes), Unit::Bytes),
+            Ok(6_170_896 * KB)
+        );
+        assert_eq!(parse_quantity("-1", Unit::Bytes), Ok(-1));
+    }
 
     #[test]
     fn parses_sizes_and_times() {

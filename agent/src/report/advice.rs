@@ -33,13 +33,13 @@ pub fn changes(i: &Inputs<'_>) -> Vec<KnobChange> {
         .filter_map(|(name, value)| {
             let knob = catalog::find(i.catalog, name).ok()?;
             let unit = knob.unit();
-            let default = knob.default.human(unit);
+            let default = knob.default.readable(unit);
             Some(KnobChange {
                 name: name.to_string(),
                 current: i.current_is_default.then(|| default.clone()),
                 default,
-                heuristic: i.heuristic.and_then(|h| h.get(name)).map(|v| v.human(unit)),
-                candidate: value.human(unit),
+                heuristic: i.heuristic.and_then(|h| h.get(name)).map(|v| v.readable(unit)),
+                candidate: value.readable(unit),
                 apply: match knob.apply {
                     ApplyMode::Session => ApplyKind::Session,
                     ApplyMode::Reload => ApplyKind::Reload,
