@@ -241,7 +241,10 @@ mod tests {
         assert_eq!(Value::Int(-1).readable(Unit::Bytes), "-1");
         assert_eq!(Value::Int(-1).human(Unit::Bytes), "-1");
         assert_eq!(Value::Int(0).readable(Unit::Bytes), "0");
-        assert_eq!(Value::Int(90_500).readable(Unit::Millis), "90500ms (≈1.5min)");
+        assert_eq!(
+            Value::Int(90_500).readable(Unit::Millis),
+            "90500ms (≈1.5min)"
+        );
         assert_eq!(Value::Int(300).readable(Unit::Seconds), "5min");
         assert_eq!(Value::Int(1500).readable(Unit::Micros), "1500");
         // The exact form still parses back to the same value.

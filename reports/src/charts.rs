@@ -96,6 +96,16 @@ pub fn render_charts(r: &Report) -> Result<Vec<Chart>, ChartError> {
         "The gate's per-second samples were not recorded.",
         seconds.then_some(&|a: &Area<'_>, t: &str| gate_seconds(r, a, t)),
     )?;
+    let p99_seconds = r
+        .gate_rounds
+        .iter()
+        .any(|g| g.default_p99_per_second.iter().flatten().next().is_some());
+    add(
+        "gate_p99_seconds",
+        "Gate: p99 latency per second in the rounds",
+        "The gate's per-second latencies were not recorded.",
+        p99_seconds.then_some(&|a: &Area<'_>, t: &str| gate_p99_seconds(r, a, t)),
+    )?;
     add(
         "latency",
         "Latency percentiles in the gate, default vs candidate",
@@ -422,6 +432,68 @@ fn gate_seconds(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
         .draw_series(LineSeries::new(candidate, ORANGE.stroke_width(2)))?
         .label("candidate")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ORANGE.stroke_width(2)));
+    legend(&mut chart)?;
+    Ok(())
+}
+
+/// Per-second p99 of both arms, rounds back to back, on a log axis so that a stall of a
+/// second and the usual few milliseconds are both readable. Seconds without a completed unit
+/// break the line instead of being drawn as zero.
+fn gate_p99_seconds(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {
+    let segments = |pick: fn(&crate::GateRound) -> &Vec<Option<f64>>| -> Vec<Vec<(f64, f64)>> {
+        let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (i, v) in r.gate_rounds.iter().flat_map(pick).enumerate() {
+            match v {
+                Some(ms) if *ms > 0.0 => {
+                    if let Some(last) = out.last_mut() {
+                        last.push((i as f64 + 1.0, *ms));
+                    }
+                }
+                _ => out.push(Vec::new()),
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    };
+    let default = segments(|g| &g.default_p99_per_second);
+    let candidate = segments(|g| &g.candidate_p99_per_second);
+    let values = || default.iter().chain(&candidate).flatten().map(|p| p.1);
+    let max_x = default
+        .iter()
+        .chain(&candidate)
+        .flatten()
+        .map(|p| p.0)
+        .fold(1.0, f64::max);
+    let lo = values().fold(f64::INFINITY, f64::min) / 2.0;
+    // Room above for the legend, and at least a factor of ten so the axis has labels.
+    let hi = (values().fold(0.0, f64::max) * 3.0).max(lo * 10.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 24))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(88)
+        .build_cartesian_2d(0.0..max_x + 1.0, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("measured second (rounds back to back, s)")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&tick)
+        .y_desc("p99 latency (ms, log scale)")
+        .label_style((FONT, 17))
+        .axis_desc_style((FONT, 18))
+        .draw()?;
+    for (series, color, name) in [(default, GRAY, "default"), (candidate, ORANGE, "candidate")] {
+        let mut labelled = false;
+        for segment in series {
+            let drawn = chart.draw_series(LineSeries::new(segment, color.stroke_width(2)))?;
+            if !labelled {
+                drawn.label(name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+                labelled = true;
+            }
+        }
+    }
     legend(&mut chart)?;
     Ok(())
 }

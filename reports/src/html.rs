@@ -358,6 +358,7 @@ fn gate(o: &mut String, r: &Report, charts: &[Chart]) {
     }
     chart(o, charts, "gate_rounds");
     chart(o, charts, "gate_seconds");
+    chart(o, charts, "gate_p99_seconds");
     chart(o, charts, "latency");
 }
 

@@ -290,6 +290,7 @@ fn gate(out: &mut String, r: &Report, charts: &[Chart]) {
     }
     chart(out, charts, "gate_rounds");
     chart(out, charts, "gate_seconds");
+    chart(out, charts, "gate_p99_seconds");
     chart(out, charts, "latency");
 }
 

@@ -275,6 +275,11 @@ pub struct GateRound {
     pub default_per_second: Vec<f64>,
     #[serde(default)]
     pub candidate_per_second: Vec<f64>,
+    /// Per-second p99 latency (ms) of each arm; None for a second in which nothing completed.
+    #[serde(default)]
+    pub default_p99_per_second: Vec<Option<f64>>,
+    #[serde(default)]
+    pub candidate_p99_per_second: Vec<Option<f64>>,
 }
 
 /// Latency percentiles in milliseconds.

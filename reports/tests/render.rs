@@ -61,22 +61,24 @@ const HTML_SECTIONS: [&str; 10] = [
     "How sure we are",
 ];
 
-const CHARTS: [&str; 7] = [
+const CHARTS: [&str; 8] = [
     "convergence",
     "throughput",
     "gate_rounds",
     "gate_seconds",
+    "gate_p99_seconds",
     "latency",
     "importance",
     "statements",
 ];
 
 /// The start of each chart's title.
-const CHART_TITLES: [(&str, &str); 7] = [
+const CHART_TITLES: [(&str, &str); 8] = [
     ("convergence", "Convergence"),
     ("throughput", "Throughput per trial"),
     ("gate_rounds", "Gate: candidate / default"),
     ("gate_seconds", "Gate: throughput per second"),
+    ("gate_p99_seconds", "Gate: p99 latency per second"),
     ("latency", "Latency percentiles"),
     ("importance", "Knob importance"),
     ("statements", "Mean latency per statement"),

@@ -104,6 +104,10 @@ pub struct Measurement {
     pub committed: u64,
     /// Completed units per second of the measured window, one sample a second.
     pub per_second: Vec<f64>,
+    /// The 99th-percentile latency (ms) of each measured second, None for a second in which
+    /// nothing completed. Coarse (about 10%): it shows stalls over time; `latency` is exact.
+    #[serde(default)]
+    pub p99_per_second: Vec<Option<f64>>,
     /// From the intended start in open loop, from the actual start in closed loop.
     pub latency: LatencySummary,
     /// Open loop: how late units started against their schedule.
@@ -139,6 +143,8 @@ struct ClientResult {
     lag: Histogram<u64>,
     templates: Vec<Histogram<u64>>,
     buckets: Vec<u64>,
+    /// One coarse latency histogram per measured second.
+    second_latency: Vec<Histogram<u32>>,
     errors: BTreeMap<String, u64>,
     retries: u64,
 }
@@ -404,6 +410,7 @@ async fn client<S: Session>(
         lag: new_histogram(),
         templates: (0..n_labels).map(|_| new_histogram()).collect(),
         buckets: vec![0; clock.seconds],
+        second_latency: (0..clock.seconds).map(|_| new_second_histogram()).collect(),
         errors: BTreeMap::new(),
         retries: 0,
     };
@@ -452,6 +459,9 @@ async fn client<S: Session>(
                 let second = (done.duration_since(clock.measure_from).as_secs() as usize)
                     .min(clock.seconds - 1);
                 result.buckets[second] += 1;
+                if let Some(h) = result.second_latency.get_mut(second) {
+                    let _ = h.record(micros.min(h.high()));
+                }
             }
             Err(e) => {
                 *result.errors.entry(e.kind()).or_default() += 1;
@@ -475,6 +485,8 @@ fn aggregate(
     let mut templates: Vec<Histogram<u64>> =
         (0..labels.len().max(1)).map(|_| new_histogram()).collect();
     let mut buckets = vec![0u64; seconds];
+    let mut second_latency: Vec<Histogram<u32>> =
+        (0..seconds).map(|_| new_second_histogram()).collect();
     let mut errors = BTreeMap::new();
     let mut retries = 0;
     for r in clients {
@@ -485,6 +497,9 @@ fn aggregate(
         }
         for (total, b) in buckets.iter_mut().zip(&r.buckets) {
             *total += b;
+        }
+        for (total, h) in second_latency.iter_mut().zip(&r.second_latency) {
+            let _ = total.add(h);
         }
         for (k, v) in r.errors {
             *errors.entry(k).or_default() += v;
@@ -513,6 +528,10 @@ fn aggregate(
         rate: options.rate,
         committed,
         per_second: buckets.iter().map(|&b| b as f64).collect(),
+        p99_per_second: second_latency
+            .iter()
+            .map(|h| (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0))
+            .collect(),
         latency: summarize(&histogram),
         schedule_lag: options.rate.map(|_| summarize(&lag)),
         per_template,
@@ -540,6 +559,13 @@ fn summarize(h: &Histogram<u64>) -> LatencySummary {
 fn new_histogram() -> Histogram<u64> {
     // 1 µs .. 10 min at 3 significant digits: constant bounds, valid by construction.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// A per-second histogram: one significant digit (about 10%), so that a long run's seconds
+/// cost a few kilobytes each rather than the exact histogram's ~400 kB.
+#[allow(clippy::expect_used)]
+fn new_second_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, 600_000_000, 1).expect("constant histogram bounds are valid")
 }
 
 #[cfg(test)]

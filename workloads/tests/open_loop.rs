@@ -80,6 +80,14 @@ async fn a_stall_shows_in_the_open_loop_tail_not_in_the_closed_loop() {
         "open p99 {}",
         open.latency.p99_ms
     );
+    // Per second, the stall is where it happened: not in the first measured second (before
+    // the lock), but in the one in which the waiting units completed.
+    let seconds = &open.p99_per_second;
+    assert_eq!(seconds.len(), 4, "{seconds:?}");
+    let first = seconds[0].unwrap();
+    let worst = seconds.iter().flatten().fold(0.0_f64, |a, b| a.max(*b));
+    assert!(first < 100.0, "first second's p99 {first}: {seconds:?}");
+    assert!(worst >= 500.0, "no stalled second: {seconds:?}");
     let lag = open.schedule_lag.as_ref().unwrap();
     assert!(lag.max_ms >= 500.0, "schedule lag {lag:?}");
     // Closed loop: the same stall delays only the 4 requests in flight.

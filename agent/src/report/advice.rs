@@ -38,7 +38,10 @@ pub fn changes(i: &Inputs<'_>) -> Vec<KnobChange> {
                 name: name.to_string(),
                 current: i.current_is_default.then(|| default.clone()),
                 default,
-                heuristic: i.heuristic.and_then(|h| h.get(name)).map(|v| v.readable(unit)),
+                heuristic: i
+                    .heuristic
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.readable(unit)),
                 candidate: value.readable(unit),
                 apply: match knob.apply {
                     ApplyMode::Session => ApplyKind::Session,

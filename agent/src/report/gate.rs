@@ -167,6 +167,8 @@ pub fn view(verdicts: &[VerdictRecord], min_gain: Option<f64>) -> (GateView, Opt
             candidate_p99_ms: c.latency.p99_ms,
             default_per_second: b.per_second.clone(),
             candidate_per_second: c.per_second.clone(),
+            default_p99_per_second: b.p99_per_second.clone(),
+            candidate_p99_per_second: c.p99_per_second.clone(),
         })
         .collect();
     let latency = (!base.is_empty() && !cand.is_empty()).then(|| LatencyComparison {
