@@ -771,12 +771,20 @@ async fn restart_and_wait(
 ) -> Result<(), String> {
     let restarted = tokio::task::block_in_place(|| restarter.restart());
     restarted?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_until_accepting(url, Duration::from_secs(60)).await
+}
+
+/// Wait until the server at `url` accepts connections, at most `within` (after a restart).
+pub(crate) async fn wait_until_accepting(url: &TargetUrl, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
     loop {
         match Target::connect(url).await {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > deadline => {
-                return Err(format!("server not reachable 60 s after the restart: {e}"))
+                return Err(format!(
+                    "server not reachable {} s after the restart: {e}",
+                    within.as_secs()
+                ))
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
@@ -785,7 +793,7 @@ async fn restart_and_wait(
 
 /// Whether `data_directory/postgresql.auto.conf` on this machine is the server's own file
 /// (same content as the server reads), so that a failed start can be undone from here.
-fn auto_conf_is_local(
+pub(crate) fn auto_conf_is_local(
     server_content: Option<&str>,
     data_directory: Option<&str>,
 ) -> Result<(), String> {
