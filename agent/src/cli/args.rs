@@ -379,15 +379,31 @@ pub enum ObjectiveArg {
 #[derive(Debug, Args)]
 pub struct TuneArgs {
     /// Start a throwaway sandbox of this engine, load the workload's data and tune it.
-    /// (Tuning a named staging server with --target is not available yet.)
-    #[arg(long, value_enum, required_unless_present = "resume")]
+    #[arg(long, value_enum, conflicts_with = "target")]
     pub sandbox: Option<SandboxEngine>,
+    /// A STAGING server that dbtuner may reconfigure (postgres://… or mysql://…), NEVER
+    /// production: knobs are changed on it (ALTER SYSTEM + reload, SET GLOBAL) while the
+    /// workload runs in its own database (dbtuner_bench, created if missing), and put back as
+    /// found at the end, on Ctrl-C or on a failure. Restart knobs need --allow-restart.
+    // Deliberately not read from DBTUNER_TARGET, which other commands use for the database
+    // they observe or change, often production.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// With --target: also search knobs that need a server restart (PostgreSQL), restarting
+    /// the server with --restart-command for every configuration.
+    #[arg(long, requires = "target")]
+    pub allow_restart: bool,
+    /// With --allow-restart: shell command that restarts the --target server, e.g.
+    /// "systemctl restart postgresql".
+    #[arg(long, requires = "allow_restart")]
+    pub restart_command: Option<String>,
     /// Built-in workload (tpcb, select-only, tpcc, ycsb-a, ycsb-b, ycsb-c, ycsb-e, olap, tpch).
     #[arg(long, required_unless_present = "resume")]
     pub workload: Option<String>,
     /// Continue an interrupted session of the repository in --out (its id, as `report`
     /// and the repository show it) with the settings it had; --time-budget is the new
-    /// budget.
+    /// budget. A session on a --target needs the same --target again (and
+    /// --allow-restart --restart-command if it had them): passwords are not stored.
     #[arg(long, conflicts_with_all = ["sandbox", "workload", "knobs", "trials", "optimizer", "objective"])]
     pub resume: Option<i64>,
     /// Data set scale of the built-in (tpch: the TPC-H scale factor, e.g. 0.1).

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{ObjectiveArg, OptimizerArg, TuneArgs};
 use crate::tune::{
-    self, Events, KnobSelection, Objective, OptimizerChoice, StagingChoice, TuneEvent,
+    self, Events, KnobSelection, NamedTarget, Objective, OptimizerChoice, StagingChoice, TuneEvent,
     TuneSettings, WorkloadChoice,
 };
 use crate::BadInput;
@@ -42,16 +42,43 @@ pub async fn run(args: TuneArgs) -> Result<ExitCode> {
             )))
         }
     };
+    let named = match &args.target {
+        Some(text) => {
+            let url: workloads::TargetUrl = text.parse()?;
+            if args.allow_restart && args.restart_command.is_none() {
+                return Err(BadInput(
+                    "--allow-restart needs --restart-command to restart the --target server".into(),
+                )
+                .into());
+            }
+            Some(NamedTarget::new(
+                url,
+                args.allow_restart,
+                args.restart_command.clone(),
+            ))
+        }
+        None => None,
+    };
     if let Some(id) = args.resume {
-        let settings = tune::resume_settings(&args.out, id, time_budget).await?;
+        let settings = tune::resume_settings(&args.out, id, time_budget, named).await?;
         return run_session(settings, args.json).await;
     }
-    let (Some(sandbox), Some(workload)) = (args.sandbox, args.workload.clone()) else {
-        return Err(BadInput("give --sandbox and --workload, or --resume ID".into()).into());
+    let staging = match (args.sandbox, named) {
+        (Some(engine), None) => StagingChoice::Sandbox(engine.into()),
+        (None, Some(named)) => StagingChoice::Target(named),
+        _ => {
+            return Err(BadInput(
+                "give --sandbox ENGINE or --target URL (a staging server), or --resume ID".into(),
+            )
+            .into())
+        }
+    };
+    let Some(workload) = args.workload.clone() else {
+        return Err(BadInput("give --workload NAME".into()).into());
     };
     let settings = TuneSettings {
         kind: "tune".into(),
-        staging: StagingChoice::Sandbox(sandbox.into()),
+        staging,
         workload: WorkloadChoice::Builtin {
             name: workload,
             scale: args.scale,

@@ -153,9 +153,19 @@ fn tune_command(s: &TuneSettings, engine: Engine) -> String {
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_else(|| "throughput".into());
+    // A named target is shown without its password (stored so): the user gives it again.
+    let staging = match &s.staging {
+        StagingChoice::Sandbox(_) => format!("--sandbox {}", engine.as_str()),
+        StagingChoice::Target(t) => {
+            let mut text = format!("--target '{}'", t.url);
+            if let (true, Some(command)) = (t.allow_restart, &t.restart_command_shown) {
+                text.push_str(&format!(" --allow-restart --restart-command '{command}'"));
+            }
+            text
+        }
+    };
     let mut cmd = format!(
-        "dbtuner tune --sandbox {} --workload {name} --scale {scale} --objective {objective} --optimizer {} --seed {} --clients {} --time-budget {}s",
-        engine.as_str(),
+        "dbtuner tune {staging} --workload {name} --scale {scale} --objective {objective} --optimizer {} --seed {} --clients {} --time-budget {}s",
         cli_optimizer(s.optimizer),
         s.seed,
         s.clients,
@@ -187,10 +197,7 @@ pub fn assemble(stored: &Stored, repo_spec: &str) -> Report {
         .target
         .as_ref()
         .and_then(|t| Engine::from_str(&t.engine).ok())
-        .or(settings.as_ref().map(|s| {
-            let StagingChoice::Sandbox(e) = s.staging;
-            e
-        }))
+        .or(settings.as_ref().and_then(|s| s.staging.sandbox_engine()))
         .unwrap_or(Engine::Postgres);
     let server_version = stored
         .target

@@ -18,8 +18,8 @@ use super::Objective;
 use crate::staging::{Applied, Staging, StagingError};
 use crate::telemetry::{observe, Collector, Observed, TelemetryConfig};
 
-/// Database the workloads live in on a sandbox.
-pub const DATABASE: &str = "dbtuner";
+/// Database the workloads live in on a sandbox (see [`Staging::database`] for either kind).
+pub use crate::staging::SANDBOX_DATABASE as DATABASE;
 
 /// Durations of one measurement.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,7 +105,7 @@ impl Bench {
         }
         let url = self
             .staging
-            .url(DATABASE)
+            .url(self.staging.database())
             .map_err(|e| MeasureError::Apply(e.into()))?;
         let engine = url.family();
         crate::advise::validate::set_indexes(&url, engine, &self.indexes, present)
@@ -124,7 +124,7 @@ impl Bench {
             .await
             .map_err(MeasureError::Apply)?;
         self.staging
-            .settle(DATABASE)
+            .settle(self.staging.database())
             .await
             .map_err(MeasureError::Apply)?;
         self.runs += 1;
@@ -136,7 +136,7 @@ impl Bench {
         );
         let url = self
             .staging
-            .url(DATABASE)
+            .url(self.staging.database())
             .map_err(|e| MeasureError::Apply(e.into()))?;
         let mut collector = Collector::new(url.clone(), TelemetryConfig::default())
             .map_err(|e| MeasureError::Run(e.into()))?

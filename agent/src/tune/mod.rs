@@ -35,11 +35,71 @@ pub use space::{KnobSelection, LoadKind};
 pub(crate) use trial::record as trial_record;
 
 /// Where trials run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StagingChoice {
     /// A throwaway server dbtuner starts, loads and removes.
     Sandbox(Engine),
+    /// A staging server the user named, which dbtuner reconfigures and puts back as found.
+    Target(NamedTarget),
+}
+
+/// A named staging server. What is stored with the session (and shown) has no password: the
+/// URL and restart command as given live only in memory, so that `--resume` needs them again.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NamedTarget {
+    /// The URL through [`workloads::redact::redact`]: stored, shown, compared on resume.
+    pub url: String,
+    /// The URL as given, password included; never serialized.
+    #[serde(skip)]
+    pub connect: Option<workloads::TargetUrl>,
+    /// Restart knobs may be searched; each configuration is then applied with a restart.
+    pub allow_restart: bool,
+    /// The restart command through [`workloads::redact::redact_command`].
+    pub restart_command_shown: Option<String>,
+    /// The restart command as given; never serialized (it may hold a password).
+    #[serde(skip)]
+    pub restart_command: Option<String>,
+}
+
+impl NamedTarget {
+    /// A target from the URL and restart command the user gave.
+    pub fn new(
+        url: workloads::TargetUrl,
+        allow_restart: bool,
+        restart_command: Option<String>,
+    ) -> NamedTarget {
+        NamedTarget {
+            url: url.to_string(),
+            connect: Some(url),
+            allow_restart,
+            restart_command_shown: restart_command
+                .as_deref()
+                .map(workloads::redact::redact_command),
+            restart_command,
+        }
+    }
+}
+
+impl std::fmt::Debug for NamedTarget {
+    // Hand-written: the restart command as given may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedTarget")
+            .field("url", &self.url)
+            .field("allow_restart", &self.allow_restart)
+            .field("restart_command", &self.restart_command_shown)
+            .finish()
+    }
+}
+
+impl StagingChoice {
+    /// The engine, when known before connecting (a sandbox's).
+    pub fn sandbox_engine(&self) -> Option<Engine> {
+        match self {
+            StagingChoice::Sandbox(e) => Some(*e),
+            StagingChoice::Target(_) => None,
+        }
+    }
 }
 
 /// What load the trials replay.

@@ -38,6 +38,8 @@ pub struct Context<'a> {
     pub narrowed_to: Vec<String>,
     /// `tune --indexes`: the index advice the knobs were searched with.
     pub advice: Option<&'a crate::advise::Advice>,
+    /// Knobs of the default list that cannot be tuned on this staging server ("name: why").
+    pub left_out: Vec<String>,
 }
 
 /// What was written.
@@ -301,8 +303,17 @@ fn notes(cx: &Context<'_>) -> Vec<String> {
         ),
         format!("The gain is the best trial against the default, re-measured in interleaved rounds; {METHOD}. Accept needs the interval's lower bound above +{:.0}% and p99 within +{:.0}%; one query slower by more than {:.1}× (significantly) rejects.", s.gate.min_gain * 100.0, s.gate.max_p99_regression * 100.0, 1.0 + s.gate.max_query_regression),
         "Trial figures are single measurements, used to steer the search; only the gate's rounds decide.".to_string(),
-        "A sandbox on this machine: gains are relative and specific to this workload and hardware; validate on a staging copy of your own data before production.".to_string(),
+        match &s.staging {
+            super::StagingChoice::Sandbox(_) => "A sandbox on this machine: gains are relative and specific to this workload and hardware; validate on a staging copy of your own data before production.".to_string(),
+            super::StagingChoice::Target(t) => format!("Staging server {} (--target): \"default\" is its configuration as dbtuner found it, and every knob was put back as found at the end (the built-in workload's database {} is left on it). Gains are specific to this workload and that server.", t.url, crate::staging::NAMED_DATABASE),
+        },
     ];
+    if !cx.left_out.is_empty() {
+        notes.push(format!(
+            "Left out of the search on this server: {}.",
+            cx.left_out.join("; ")
+        ));
+    }
     if let Some(a) = cx.advice {
         notes.push(if a.recommendations.is_empty() {
             format!("Index advice ran (--indexes) and found no index worth its place within the budget of {:.1} MB: the knobs were tuned without new indexes.", a.budget_bytes as f64 / 1048576.0)

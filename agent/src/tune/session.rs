@@ -25,16 +25,17 @@ use workloads::replay::Replay;
 use workloads::target::{connect_mysql, connect_postgres};
 use workloads::{Sandbox, Target, TargetUrl};
 
-use super::measure::{Bench, Window, DATABASE};
+use super::measure::{Bench, Window};
 use super::space::{default_knobs, search_space};
 use super::trial::{self, Limits, Recorder, TrialResult};
 use super::{
     Events, Interrupted, KnobSelection, LoadKind, OptimizerChoice, StagingChoice, TuneEvent,
     TuneSettings, WorkloadChoice,
 };
+use crate::apply::CommandRestarter;
 use crate::gate::{self, GatePlan};
 use crate::repository::NewSession;
-use crate::staging::Staging;
+use crate::staging::{Staging, StagingError};
 use crate::BadInput;
 
 /// Gate rounds before its first decision, and at most.
@@ -79,15 +80,18 @@ fn best(tried: &[Tried], with_default: bool) -> Option<&Tried> {
 }
 
 /// Validate what can be validated before anything starts: knob names and their space.
-pub fn check_settings(settings: &TuneSettings, hardware: Hardware) -> Result<(), BadInput> {
-    let StagingChoice::Sandbox(engine) = settings.staging;
+pub fn check_settings(
+    settings: &TuneSettings,
+    engine: Engine,
+    hardware: Hardware,
+) -> Result<(), BadInput> {
     let WorkloadChoice::Builtin { name, scale } = &settings.workload;
     Builtin::with_scale(name, *scale).map_err(|e| BadInput(format!("--workload: {e}")))?;
     if settings.trials == Some(0) {
         return Err(BadInput("--trials 0: give at least one trial".into()));
     }
     let catalog = catalog::for_engine(engine).map_err(|e| BadInput(e.to_string()))?;
-    knob_space(settings, engine, &catalog, hardware)?;
+    knob_space(settings, engine, &catalog, hardware, &|_| None)?;
     settings
         .gate
         .validate()
@@ -95,23 +99,44 @@ pub fn check_settings(settings: &TuneSettings, hardware: Hardware) -> Result<(),
     Ok(())
 }
 
+/// The space to search, and the knobs of the workload's default list left out because
+/// `why_not` says they cannot be tuned on this staging server ("name: why"). A knob named
+/// in `--knobs` that cannot be tuned there is bad input instead.
 fn knob_space(
     settings: &TuneSettings,
     engine: Engine,
     catalog: &[Knob],
     hardware: Hardware,
-) -> Result<Space, BadInput> {
+    why_not: &dyn Fn(&Knob) -> Option<String>,
+) -> Result<(Space, Vec<String>), BadInput> {
     let WorkloadChoice::Builtin { name, .. } = &settings.workload;
+    let mut left_out = Vec::new();
     let names = match &settings.knobs {
-        KnobSelection::List(names) => names.clone(),
+        KnobSelection::List(names) => {
+            for n in names {
+                if let Some(why) = catalog::find(catalog, n).ok().and_then(why_not) {
+                    return Err(BadInput(format!("--knobs {n}: {why}; nothing was changed")));
+                }
+            }
+            names.clone()
+        }
         KnobSelection::Default | KnobSelection::Top(_) => default_knobs(
             engine,
             LoadKind::of_builtin(name),
             catalog,
             settings.allow_durability_risk,
-        ),
+        )
+        .into_iter()
+        .filter(|n| match catalog::find(catalog, n).ok().and_then(why_not) {
+            Some(why) => {
+                left_out.push(format!("{n}: {why}"));
+                false
+            }
+            None => true,
+        })
+        .collect(),
     };
-    space_of(names, catalog, hardware, settings)
+    Ok((space_of(names, catalog, hardware, settings)?, left_out))
 }
 
 fn space_of(
@@ -163,36 +188,49 @@ pub async fn run(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<TuneOutcome> {
-    check_settings(settings, hardware)?;
     let started = Instant::now();
     let deadline = started + settings.time_budget;
-    let StagingChoice::Sandbox(engine) = settings.staging;
     let WorkloadChoice::Builtin {
         name: workload_name,
         scale,
     } = &settings.workload;
-
-    events.phase(format!("starting a {} sandbox", engine.display_name()));
-    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+    let Opened {
+        staging,
+        server_version,
+        engine: detected,
+        version,
+        catalog,
+    } = open_staging(settings, hardware, events).await?;
+    // Checked before anything is changed or created on a named server.
+    let (mut space, left_out) = knob_space(settings, detected, &catalog, hardware, &|k| {
+        staging.why_not_tunable(k)
+    })?;
+    if !left_out.is_empty() {
+        events.note(format!(
+            "left out of the search on this server: {}",
+            left_out.join("; ")
+        ));
+    }
+    if ensure_database(&staging)
         .await
-        .context("sandbox start task")??;
-    let admin_url: TargetUrl = sandbox.url().parse().context("sandbox URL")?;
-    let target = Target::connect(&admin_url).await?;
-    let server_version = target.version().to_string();
-    let detected = target.engine();
-    drop(target);
-    create_database(&sandbox).await?;
-    let version =
-        knobs::Version::parse(&server_version).unwrap_or(knobs::Version::default_for(detected));
-    let catalog = catalog::for_version(detected, version)?;
-    let staging = Staging::new(sandbox, catalog.clone());
+        .context("creating the workload's database")?
+    {
+        events.note(format!(
+            "created the database {} for the workload",
+            staging.database()
+        ));
+    }
 
     let repo_path = settings.out.join("dbtuner.db");
     let repo = crate::repository::open(&repo_path.to_string_lossy())
         .await
         .with_context(|| format!("opening {}", repo_path.display()))?;
     let target_id = repo
-        .upsert_target(&staging.url(DATABASE)?, detected.as_str(), &server_version)
+        .upsert_target(
+            &staging.url(staging.database())?,
+            detected.as_str(),
+            &server_version,
+        )
         .await?;
     let session_id = repo
         .create_session(&NewSession {
@@ -234,16 +272,15 @@ pub async fn run(
     let builtin = Builtin::with_scale(workload_name, *scale)?;
     events.phase(format!("loading {workload_name}, scale {scale}"));
     let load = builtin
-        .load(&staging.url(DATABASE)?)
+        .load(&staging.url(staging.database())?)
         .await
         .context("loading the data set")?;
-    let replay = Replay::new(&builtin.spec()?, &staging.url(DATABASE)?).await?;
+    let replay = Replay::new(&builtin.spec()?, &staging.url(staging.database())?).await?;
     events.note(format!(
         "loaded {} rows in {:.1} s",
         load.rows, load.seconds
     ));
 
-    let mut space = knob_space(settings, detected, &catalog, hardware)?;
     let restart_each = space
         .dimensions()
         .iter()
@@ -265,7 +302,7 @@ pub async fn run(
     let mut advice = None;
     if settings.indexes {
         events.phase("advising indexes for the workload");
-        let url = bench.staging.url(DATABASE)?;
+        let url = bench.staging.url(bench.staging.database())?;
         if detected == Engine::Postgres {
             let client = workloads::target::connect_postgres(&url).await?;
             client.batch_execute("ANALYZE").await?;
@@ -347,6 +384,14 @@ pub async fn run(
     // Leave staging as it was found.
     session.bench.set_indexes(false).await?;
     session.bench.staging.apply(&Config::new()).await?;
+    let left = session.bench.staging.differences_from_found().await?;
+    if !left.is_empty() {
+        let error = anyhow::anyhow!(
+            "the staging server is not back as it was found: {}",
+            left.join("; ")
+        );
+        return Err(session.abandon(error).await);
+    }
 
     let context = super::output::Context {
         settings,
@@ -364,6 +409,7 @@ pub async fn run(
         importance,
         narrowed_to,
         advice: advice.as_ref(),
+        left_out,
     };
     let trials: Vec<(TrialRecord, Config)> = session
         .tried
@@ -519,7 +565,16 @@ impl Session {
             storage: Storage::Ssd,
             profile,
         })?;
-        let heuristic_config = trial::safe_only(&heuristic.config, &self.catalog);
+        let mut heuristic_config = Config::new();
+        // On a named server, the knobs that cannot be tuned there (restart knobs without
+        // --allow-restart) are left out: the rest of the heuristic is still worth a trial.
+        for (name, value) in trial::safe_only(&heuristic.config, &self.catalog).iter() {
+            let tunable = knobs::catalog::find(&self.catalog, name)
+                .is_ok_and(|k| self.bench.staging.why_not_tunable(k).is_none());
+            if tunable {
+                heuristic_config.set(name, value.clone());
+            }
+        }
         let mut optimizer = make_optimizer(settings.optimizer, space, settings.seed)?;
         if self.fits() {
             self.events.phase("measuring the heuristic configuration");
@@ -738,23 +793,124 @@ fn describe_knobs(record: &TrialRecord) -> String {
         .join(" ")
 }
 
-async fn create_database(sandbox: &Sandbox) -> Result<()> {
-    let url = sandbox.url().parse()?;
-    match sandbox.engine() {
+/// A staging server, reached and described; nothing changed on it yet.
+struct Opened {
+    staging: Staging,
+    server_version: String,
+    engine: Engine,
+    version: knobs::Version,
+    catalog: Vec<Knob>,
+}
+
+/// Check the settings, then start the sandbox or reach the named server (an unreachable one is
+/// bad input) and record its configuration as found.
+async fn open_staging(
+    settings: &TuneSettings,
+    hardware: Hardware,
+    events: &Events,
+) -> Result<Opened> {
+    let (url, sandbox, named) = match &settings.staging {
+        StagingChoice::Sandbox(engine) => {
+            let engine = *engine;
+            check_settings(settings, engine, hardware)?;
+            events.phase(format!("starting a {} sandbox", engine.display_name()));
+            let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine))
+                .await
+                .context("sandbox start task")??;
+            let url: TargetUrl = sandbox.url().parse().context("sandbox URL")?;
+            (url, Some(sandbox), None)
+        }
+        StagingChoice::Target(named) => {
+            let url = named.connect.clone().ok_or_else(|| {
+                BadInput(format!(
+                    "--target {}: give the URL again (its password is not stored)",
+                    named.url
+                ))
+            })?;
+            events.phase(format!("connecting to {url}"));
+            (url, None, Some(named))
+        }
+    };
+    let target = Target::connect(&url).await.map_err(|e| match named {
+        // Unreachable, or not the server the user meant: nothing was changed.
+        Some(_) => anyhow::Error::new(BadInput(format!("--target: {e}"))),
+        None => e.into(),
+    })?;
+    let server_version = target.version().to_string();
+    let engine = target.engine();
+    drop(target);
+    let version =
+        knobs::Version::parse(&server_version).unwrap_or(knobs::Version::default_for(engine));
+    let catalog = catalog::for_version(engine, version)?;
+    let staging = match (sandbox, named) {
+        (Some(sandbox), _) => Staging::new(sandbox, catalog.clone()),
+        (None, Some(named)) => {
+            check_settings(settings, engine, hardware)?;
+            let restarter = match (named.allow_restart, &named.restart_command) {
+                (true, Some(command)) => Some(CommandRestarter {
+                    command: command.clone(),
+                }),
+                (true, None) => {
+                    return Err(BadInput(
+                        "--allow-restart needs --restart-command to restart the server".into(),
+                    )
+                    .into())
+                }
+                (false, _) => None,
+            };
+            Staging::named(url, &catalog, restarter)
+                .await
+                .map_err(|e| match e {
+                    StagingError::Refused(why) => anyhow::Error::new(BadInput(why)),
+                    other => anyhow::Error::new(other),
+                })?
+        }
+        (None, None) => anyhow::bail!("no staging server"),
+    };
+    Ok(Opened {
+        staging,
+        server_version,
+        engine,
+        version,
+        catalog,
+    })
+}
+
+/// Create the workload's database on staging when it is missing; whether it was created.
+/// Only dbtuner's own database is ever created or loaded, never one of the user's.
+async fn ensure_database(staging: &Staging) -> Result<bool> {
+    let name = staging.database();
+    // On a named server, the database of the URL as given (the user's role may not be allowed
+    // into the maintenance database); it is only connected to, never changed.
+    let admin = staging.admin_url()?;
+    match staging.engine() {
         Engine::Postgres => {
-            connect_postgres(&url)
+            let client = connect_postgres(&admin).await?;
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
                 .await?
-                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
-                .await?
+                .is_some();
+            if !exists {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await?;
+            }
+            Ok(!exists)
         }
         Engine::Mysql | Engine::Mariadb => {
-            connect_mysql(&url)
-                .await?
-                .query_drop(format!("CREATE DATABASE {DATABASE}"))
-                .await?
+            let mut conn = connect_mysql(&admin).await?;
+            let exists: Option<String> = conn
+                .exec_first(
+                    "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                    (name,),
+                )
+                .await?;
+            if exists.is_none() {
+                conn.query_drop(format!("CREATE DATABASE {name}")).await?;
+            }
+            Ok(exists.is_none())
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
