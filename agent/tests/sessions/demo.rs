@@ -117,30 +117,3 @@ fn postgres_demo_measures_default_and_trials() {
         .flat_map(|t| t["knobs"].as_array().unwrap())
         .all(|k| k["durability_risk"] == false));
 }
-
-#[test]
-fn mariadb_demo_with_durability_risk_marks_the_risky_knob() {
-    let report = run_demo("mariadb", &["--allow-durability-risk"]);
-    check_report(&report);
-    assert_eq!(report["engine"], "MariaDB");
-    let space: Vec<&str> = report["search_space"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert!(
-        space.contains(&"innodb_flush_log_at_trx_commit"),
-        "{space:?}"
-    );
-    assert!(!space.contains(&"innodb_doublewrite"), "{space:?}");
-    for k in report["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|t| t["knobs"].as_array().unwrap())
-    {
-        let risky = k["name"] == "innodb_flush_log_at_trx_commit" && k["value"] != "1";
-        assert_eq!(k["durability_risk"], risky, "{k}");
-    }
-}

@@ -10,8 +10,7 @@ use std::process::{Command, Output};
 
 use workloads::{Sandbox, Target, TargetUrl};
 
-mod common;
-use common::{all_settings, diff};
+use crate::common::{all_settings, diff};
 
 const PASSWORD: &str = "hunter2target";
 
