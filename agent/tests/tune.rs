@@ -176,9 +176,11 @@ async fn a_mariadb_session_marks_the_risky_knob_and_stores_its_verdict() {
         .unwrap();
     let url: TargetUrl = target.url().parse().unwrap();
     let before = globals(&url).await;
+    // The sandbox stays owned here (dropping it stops the server); the closure gets its URL.
+    let target_url = target.url();
     let refused = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_dbtuner"))
-            .args(["apply", "--target", &target.url(), "--plan"])
+            .args(["apply", "--target", &target_url, "--plan"])
             .arg(&plan_path)
             .arg("--state")
             .arg(plan_path.with_file_name("apply-state"))
@@ -197,4 +199,5 @@ async fn a_mariadb_session_marks_the_risky_knob_and_stores_its_verdict() {
         globals(&url).await == before,
         "a refused plan changed the server"
     );
+    drop(target);
 }
