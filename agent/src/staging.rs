@@ -403,10 +403,15 @@ impl Staging {
         } else if !diff.is_empty() {
             self.reload().await?;
         }
+        self.applied(config, restart).await
+    }
+
+    /// `config` is in effect now: remember it and read back what the server applied.
+    async fn applied(&mut self, config: &Config, restarted: bool) -> Result<Applied, StagingError> {
         self.current = config.clone();
         let server_values = self.read_back(config).await?;
         Ok(Applied {
-            restarted: restart,
+            restarted,
             server_values,
         })
     }
@@ -545,12 +550,7 @@ impl Staging {
         } else if !diff.is_empty() {
             self.reload().await?;
         }
-        self.current = config.clone();
-        let server_values = self.read_back(config).await?;
-        Ok(Applied {
-            restarted: restart,
-            server_values,
-        })
+        self.applied(config, restart).await
     }
 
     /// Whether restart knobs may be applied here.

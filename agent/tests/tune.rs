@@ -70,7 +70,7 @@ fn bad_tune_input_exits_2_and_starts_nothing() {
 /// MariaDB's innodb_flush_log_at_trx_commit has three values, two of which (0 and 2) skip the
 /// flush at commit. With one client every commit waits for its own flush, but how much that
 /// costs depends on this machine's fsync latency at the time: +34..48% per round in one run,
-/// +11..22% in another, and gate rounds from 0.70 to 1.86 within one session. So this session's
+/// +11..22% in another, and gate rounds from 0.70 to 1.86 across three sessions. So this session's
 /// verdict is whatever the gate says (the gate's decisions are tested on planted differences in
 /// `gate.rs`, a session's accepted plan in `sessions/tune_target.rs`); what is asserted here is
 /// what holds for any verdict: it is stored, every knob says whether it risks durability, and a

@@ -62,7 +62,7 @@ impl Value {
         } else {
             format!("{scaled:.1}")
         };
-        if base % factor == 0 || exact == format!("{rounded}{name}") {
+        if base % factor == 0 {
             exact
         } else {
             format!("{exact} (≈{rounded}{name})")

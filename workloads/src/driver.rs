@@ -460,7 +460,7 @@ async fn client<S: Session>(
                     .min(clock.seconds - 1);
                 result.buckets[second] += 1;
                 if let Some(h) = result.second_latency.get_mut(second) {
-                    let _ = h.record(micros.min(h.high()));
+                    let _ = h.record(micros);
                 }
             }
             Err(e) => {
