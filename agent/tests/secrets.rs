@@ -2,8 +2,8 @@
 //! apply and rollback of a reload knob, a telemetry watch into a repository, a workload
 //! capture, a benchmark, and the errors of an unreachable target and a bad URL — not in
 //! stdout, stderr (with debug logs on), any file written under `--out`, the repository or
-//! the state directory. The sandbox trusts local connections, so the password is carried
-//! along everywhere and checked nowhere: exactly what a leak needs. A replication password in
+//! the state directory. The password is the superuser's real one (set by the test), so every
+//! command must carry it to the server to work at all. A replication password in
 //! the server's postgresql.auto.conf is printed nowhere either, and stored only in the change
 //! record (the exact previous file, to restore it; the repository is 0600).
 
@@ -56,12 +56,19 @@ async fn a_known_password_appears_in_no_output() {
         .await
         .unwrap()
         .unwrap();
-    let url = format!("{}?password={PASSWORD}&connect_timeout=10", sandbox.url());
+    let port = sandbox.port();
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?password={PASSWORD}&connect_timeout=10"
+    );
     let admin = workloads::target::connect_postgres(&sandbox.url().parse().unwrap())
         .await
         .unwrap();
     admin
         .batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = 'host=primary.example user=repl password={CONNINFO_PASSWORD}'"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("ALTER ROLE postgres PASSWORD '{PASSWORD}'"))
         .await
         .unwrap();
     drop(admin);
@@ -79,7 +86,9 @@ async fn a_known_password_appears_in_no_output() {
         .unwrap()
         .port();
     let unreachable = format!("postgres://postgres@127.0.0.1:{closed}/db?password={PASSWORD}");
-    let bad = format!("{}?password={PASSWORD}&connect_timeout=soon", sandbox.url());
+    let bad = format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?password={PASSWORD}&connect_timeout=soon"
+    );
 
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let applied = dbtuner(&[

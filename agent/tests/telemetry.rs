@@ -201,7 +201,8 @@ async fn postgres_least_privilege_and_missing_extension_are_named() {
     let url = sandbox.url();
     pg_exec(
         &url,
-        "CREATE ROLE monitor LOGIN; GRANT pg_monitor TO monitor; CREATE ROLE nobody LOGIN; \
+        "CREATE ROLE monitor LOGIN PASSWORD 'm0n'; GRANT pg_monitor TO monitor; \
+         CREATE ROLE nobody LOGIN PASSWORD 'n0b'; \
          CREATE TABLE t (id int primary key); CREATE INDEX ON t (id)",
     )
     .await;
@@ -237,14 +238,14 @@ async fn postgres_least_privilege_and_missing_extension_are_named() {
     }
     assert!(seen, "the new extension was never probed");
     // pg_monitor only: everything is readable.
-    let mon = format!("postgres://monitor@127.0.0.1:{port}/postgres");
+    let mon = format!("postgres://monitor:m0n@127.0.0.1:{port}/postgres");
     let s = collect(&mut collector(&mon)).await;
     assert!(s.notices.is_empty(), "{:?}", s.notices);
     assert!(!s.statements.is_empty());
     assert!(s.statements.iter().any(|st| !st.text.is_empty()));
 
     // No role at all: collects what it may and names pg_monitor with the GRANT.
-    let nobody = format!("postgres://nobody@127.0.0.1:{port}/postgres");
+    let nobody = format!("postgres://nobody:n0b@127.0.0.1:{port}/postgres");
     let s = collect(&mut collector(&nobody)).await;
     let n = s
         .notices

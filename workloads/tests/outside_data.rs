@@ -16,7 +16,6 @@ async fn a_sampled_mariadb_column_that_is_not_utf8_is_read() {
         .await
         .unwrap()
         .unwrap();
-    let url: TargetUrl = sandbox.url_for_database("test").parse().unwrap();
     let admin: TargetUrl = sandbox.url().parse().unwrap();
     let mut conn = connect_mysql(&admin).await.unwrap();
     conn.query_drop("CREATE DATABASE IF NOT EXISTS test")
@@ -37,9 +36,7 @@ async fn a_sampled_mariadb_column_that_is_not_utf8_is_read() {
     conn.query_drop("SET GLOBAL init_connect = 'SET NAMES binary'")
         .await
         .unwrap();
-    let url: TargetUrl = url
-        .to_string()
-        .replacen("root@", "sampler@", 1)
+    let url: TargetUrl = format!("mysql://sampler@127.0.0.1:{}/test", sandbox.port())
         .parse()
         .unwrap();
     let mut conn = connect_mysql(&url).await.unwrap();

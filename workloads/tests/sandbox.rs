@@ -100,3 +100,128 @@ fn sandboxes_run_side_by_side() {
     assert_ne!(a.dir(), b.dir());
     assert!(process_alive(a.pid().unwrap() as i32) && process_alive(b.pid().unwrap() as i32));
 }
+
+/// The URL with its password replaced (or removed): must be refused.
+fn with_password(url: &str, password: Option<&str>) -> TargetUrl {
+    let mut parsed = url::Url::parse(url).unwrap();
+    parsed.set_password(password).unwrap();
+    parsed.as_str().parse().unwrap()
+}
+
+fn owner_and_mode(path: &std::path::Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.uid(), meta.mode() & 0o777)
+}
+
+fn process_uid(pid: u32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Only the sandbox's password lets anyone in, over TCP or the socket, and the server does
+/// not run as root; the dir holding the socket is the server user's alone.
+async fn lets_no_one_in_without_its_password(engine: Engine) {
+    let sandbox = Sandbox::start(engine).unwrap();
+    assert!(sandbox.password().len() >= 24);
+    let other = Sandbox::start(engine).unwrap();
+    assert_ne!(
+        sandbox.password(),
+        other.password(),
+        "passwords must differ"
+    );
+    drop(other);
+    Target::connect(&sandbox.url().parse().unwrap())
+        .await
+        .unwrap();
+    for password in [None, Some("wrong")] {
+        let err = Target::connect(&with_password(&sandbox.url(), password))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{engine}: logged in with password {password:?}"));
+        assert!(
+            matches!(err, workloads::TargetError::Auth { .. }),
+            "{engine}: {err}"
+        );
+    }
+    let pid = sandbox.pid().unwrap();
+    let (dir_owner, dir_mode) = owner_and_mode(sandbox.dir());
+    assert_eq!(dir_mode, 0o700, "{engine}: sandbox dir mode {dir_mode:o}");
+    if nix::unistd::geteuid().is_root() {
+        assert_ne!(process_uid(pid), 0, "{engine} server runs as root");
+        assert_eq!(
+            dir_owner,
+            process_uid(pid),
+            "{engine}: dir not the server's"
+        );
+    }
+    // The socket asks for the password too (root could open the dir, so this is checked).
+    let socket_login = match engine {
+        Engine::Postgres => std::process::Command::new("psql")
+            .args(["-w", "-X", "-h"])
+            .arg(sandbox.dir())
+            .args([
+                "-p",
+                &sandbox.port().to_string(),
+                "-U",
+                "postgres",
+                "-c",
+                "SELECT 1",
+                "postgres",
+            ])
+            .env_remove("PGPASSWORD")
+            .output()
+            .unwrap(),
+        _ => std::process::Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!(
+                "--socket={}",
+                sandbox.dir().join("mysqld.sock").display()
+            ))
+            .args(["-uroot", "-e", "SELECT 1"])
+            .output()
+            .unwrap(),
+    };
+    let said = String::from_utf8_lossy(&socket_login.stderr);
+    assert!(
+        !socket_login.status.success(),
+        "{engine}: socket login without a password worked"
+    );
+    assert!(
+        said.contains("password") || said.contains("Access denied"),
+        "{engine}: {said}"
+    );
+    // No file in the dir holds the password any longer (initdb's and the first start's).
+    for entry in walk(sandbox.dir()) {
+        if let Ok(text) = std::fs::read(&entry) {
+            let found = text
+                .windows(sandbox.password().len())
+                .any(|w| w == sandbox.password().as_bytes());
+            assert!(!found, "{engine}: {} holds the password", entry.display());
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn postgres_sandbox_lets_no_one_in_without_its_password() {
+    lets_no_one_in_without_its_password(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn mariadb_sandbox_lets_no_one_in_without_its_password() {
+    lets_no_one_in_without_its_password(Engine::Mariadb).await;
+}

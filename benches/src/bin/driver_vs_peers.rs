@@ -89,6 +89,7 @@ async fn postgres(rounds: usize, seconds: u64, threads: Option<usize>) -> Result
             ])
             .arg(&script)
             .arg("postgres")
+            .env("PGPASSWORD", sandbox.password())
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(tps) = benches::parse_pgbench_tps(&text) else {
@@ -143,10 +144,12 @@ async fn mariadb(rounds: usize, seconds: u64, threads: Option<usize>) -> Result<
         .query_drop("CREATE DATABASE sbtest")
         .await?;
     let port = sandbox.port().to_string();
+    let password = format!("--mysql-password={}", sandbox.password());
     let common = [
         "--db-driver=mysql",
         "--mysql-host=127.0.0.1",
         "--mysql-user=root",
+        &password,
         "--mysql-db=sbtest",
         "--tables=1",
         "--table-size=100000",

@@ -27,8 +27,12 @@ use thiserror::Error;
 pub enum SandboxError {
     #[error("{binary} not found; install it with: {install}")]
     MissingBinary { binary: String, install: String },
-    #[error("PostgreSQL refuses to run as root and there is no 'postgres' OS user to run it as; install the postgresql package, which creates it")]
-    NoUnprivilegedUser,
+    #[error("{engine} sandboxes do not run as root and there is no '{user}' OS user to run it as; install the {package} package, which creates it")]
+    NoUnprivilegedUser {
+        engine: Engine,
+        user: String,
+        package: String,
+    },
     #[error("{step} failed: {detail}")]
     Init { step: String, detail: String },
     #[error("{engine} sandbox did not start: {reason}\n--- server log ({log}) ---\n{excerpt}")]
@@ -57,6 +61,8 @@ pub struct Sandbox {
     child: Option<Child>,
     settings: BTreeMap<String, String>,
     run_as: Option<RunAs>,
+    /// The superuser's password, random per sandbox: no one else on the host gets in.
+    password: String,
     log_offset: u64,
     // Declared last: removed only after the server has stopped (fields drop after `drop`).
     dir: tempfile::TempDir,
@@ -76,8 +82,10 @@ impl Sandbox {
     pub fn start_with(engine: Engine, settings: &[(&str, &str)]) -> Result<Sandbox, SandboxError> {
         remove_stale_dirs();
         let run_as = match engine {
-            Engine::Postgres => postgres::run_as()?,
-            Engine::Mysql | Engine::Mariadb => None,
+            Engine::Postgres => unprivileged_user(engine, "postgres", "postgresql")?,
+            Engine::Mysql | Engine::Mariadb => {
+                unprivileged_user(engine, "mysql", "mariadb-server")?
+            }
         };
         // Check the binaries before creating anything.
         match engine {
@@ -87,13 +95,20 @@ impl Sandbox {
         let dir = tempfile::Builder::new()
             .prefix(&format!("dbtuner-sandbox-{}-", std::process::id()))
             .tempdir()?;
+        // The dir is 0700 and owned by the server's user: the socket in it is reachable by
+        // that user (and root) only.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        }
         if let Some(who) = run_as {
             nix::unistd::chown(dir.path(), Some(who.uid), Some(who.gid))
                 .map_err(std::io::Error::from)?;
         }
+        let password = random_password()?;
         match engine {
-            Engine::Postgres => postgres::init(dir.path(), run_as)?,
-            Engine::Mysql | Engine::Mariadb => mariadb::init(dir.path())?,
+            Engine::Postgres => postgres::init(dir.path(), run_as, &password)?,
+            Engine::Mysql | Engine::Mariadb => mariadb::init(dir.path(), run_as, &password)?,
         }
         let mut sandbox = Sandbox {
             engine,
@@ -104,6 +119,7 @@ impl Sandbox {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             run_as,
+            password,
             log_offset: 0,
             dir,
         };
@@ -111,24 +127,40 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// Connection URL for the superuser (no password; only reachable from this host).
+    /// Connection URL for the superuser, with its password (127.0.0.1 only). Shown to a
+    /// person only by `dbtuner sandbox`; everywhere else it goes through the redacting
+    /// `TargetUrl` display.
     pub fn url(&self) -> String {
         match self.engine {
-            Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
-            Engine::Mysql | Engine::Mariadb => {
-                format!("mysql://root@127.0.0.1:{}/mysql", self.port)
-            }
+            Engine::Postgres => self.url_for_database("postgres"),
+            Engine::Mysql | Engine::Mariadb => self.url_for_database("mysql"),
         }
     }
 
     /// URL of another database on the same server.
     pub fn url_for_database(&self, database: &str) -> String {
+        let (scheme, user) = match self.engine {
+            Engine::Postgres => ("postgres", "postgres"),
+            Engine::Mysql | Engine::Mariadb => ("mysql", "root"),
+        };
+        format!(
+            "{scheme}://{user}:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
+    }
+
+    /// The superuser's name (`postgres` or `root`).
+    pub fn user(&self) -> &'static str {
         match self.engine {
-            Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/{database}", self.port),
-            Engine::Mysql | Engine::Mariadb => {
-                format!("mysql://root@127.0.0.1:{}/{database}", self.port)
-            }
+            Engine::Postgres => "postgres",
+            Engine::Mysql | Engine::Mariadb => "root",
         }
+    }
+
+    /// The superuser's password (for tools that take it apart from the URL, such as
+    /// `PGPASSWORD` for pgbench or `--mysql-password` for sysbench).
+    pub fn password(&self) -> &str {
+        &self.password
     }
 
     pub fn engine(&self) -> Engine {
@@ -241,12 +273,17 @@ impl Sandbox {
             .append(true)
             .open(&log_path)?;
         self.log_offset = log.metadata()?.len();
+        // MariaDB also opens the log itself (--log-error), as its own user.
+        if let Some(who) = self.run_as {
+            nix::unistd::chown(&log_path, Some(who.uid), Some(who.gid))
+                .map_err(std::io::Error::from)?;
+        }
         let command = match self.engine {
             Engine::Postgres => {
                 postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
             }
             Engine::Mysql | Engine::Mariadb => {
-                mariadb::command(self.dir.path(), self.port, &self.settings, log)?
+                mariadb::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
             }
         };
         let child = spawner::spawn_tied_to_us(command)?;
@@ -266,6 +303,10 @@ impl Sandbox {
                 }
             };
             if ready {
+                if matches!(self.engine, Engine::Mysql | Engine::Mariadb) {
+                    // The accounts are set; the file with the password has done its job.
+                    mariadb::forget_bootstrap(self.dir.path())?;
+                }
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -345,6 +386,69 @@ fn log_excerpt(path: &Path, offset: u64) -> String {
         &important[important.len().saturating_sub(10)..]
     };
     chosen.join("\n")
+}
+
+/// As root, the engine's own OS user (the server package creates it); otherwise ourselves.
+fn unprivileged_user(
+    engine: Engine,
+    user: &str,
+    package: &str,
+) -> Result<Option<RunAs>, SandboxError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    match nix::unistd::User::from_name(user) {
+        Ok(Some(found)) => Ok(Some(RunAs {
+            uid: found.uid,
+            gid: found.gid,
+        })),
+        _ => Err(SandboxError::NoUnprivilegedUser {
+            engine,
+            user: user.into(),
+            package: package.into(),
+        }),
+    }
+}
+
+/// 24 letters and digits from the kernel's random source (~142 bits); only characters that
+/// need no quoting in a URL, a SQL literal or a password file.
+fn random_password() -> Result<String, SandboxError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut random = File::open("/dev/urandom")?;
+    let mut password = String::with_capacity(24);
+    let mut buffer = [0u8; 64];
+    while password.len() < 24 {
+        random.read_exact(&mut buffer)?;
+        // Rejection keeps every character equally likely (248 = 4 × 62).
+        password.extend(
+            buffer
+                .iter()
+                .filter(|b| **b < 248)
+                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+                .take(24 - password.len()),
+        );
+    }
+    Ok(password)
+}
+
+/// Write `contents` to `path` readable by its owner only, owned by the server's user.
+pub(crate) fn write_private(
+    path: &Path,
+    contents: &str,
+    run_as: Option<RunAs>,
+) -> Result<(), SandboxError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    if let Some(who) = run_as {
+        nix::unistd::chown(path, Some(who.uid), Some(who.gid)).map_err(std::io::Error::from)?;
+    }
+    Ok(())
 }
 
 /// A port the kernel just handed out, never a standard database port.

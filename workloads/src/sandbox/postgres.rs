@@ -8,20 +8,6 @@ use std::process::{Command, Stdio};
 
 use super::{binaries, RunAs, SandboxError};
 
-/// As root, the `postgres` OS user; otherwise run as ourselves.
-pub(crate) fn run_as() -> Result<Option<RunAs>, SandboxError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    match nix::unistd::User::from_name("postgres") {
-        Ok(Some(user)) => Ok(Some(RunAs {
-            uid: user.uid,
-            gid: user.gid,
-        })),
-        _ => Err(SandboxError::NoUnprivilegedUser),
-    }
-}
-
 fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
     if let Some(who) = run_as {
         command.uid(who.uid.as_raw()).gid(who.gid.as_raw());
@@ -30,8 +16,12 @@ fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
     command.current_dir(dir);
 }
 
-pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError> {
+/// initdb with SCRAM for every connection, local socket included: the superuser's password
+/// goes in through a private file that is removed right after.
+pub(crate) fn init(dir: &Path, run_as: Option<RunAs>, password: &str) -> Result<(), SandboxError> {
     let bindir = binaries::postgres_bindir()?;
+    let pwfile = dir.join("superuser.pw");
+    super::write_private(&pwfile, password, run_as)?;
     let mut command = Command::new(bindir.join("initdb"));
     command
         .args([
@@ -40,7 +30,8 @@ pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError
             "-U",
             "postgres",
             "-A",
-            "trust",
+            "scram-sha-256",
+            "--pwfile=superuser.pw",
             "--no-sync",
             "-E",
             "UTF8",
@@ -48,7 +39,9 @@ pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError
         ])
         .stdin(Stdio::null());
     as_user(&mut command, dir, run_as);
-    super::run_init(command, "initdb")
+    let result = super::run_init(command, "initdb");
+    std::fs::remove_file(&pwfile)?;
+    result
 }
 
 pub(crate) fn command(
