@@ -17,6 +17,7 @@ pub mod sandbox;
 pub mod spec;
 pub mod statements;
 pub mod target;
+pub mod tls;
 pub mod tpcb;
 pub mod wire;
 

@@ -9,6 +9,17 @@ use knobs::Engine;
 use thiserror::Error;
 
 use crate::redact::redact;
+use crate::tls::{RootCerts, SslMode, TlsSettings};
+
+/// URL parameters dbtuner reads itself and hands to no driver.
+const OWN_PARAMETERS: [&str; 6] = [
+    "connect_timeout",
+    "password",
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-ca",
+];
 
 /// How long a connection may take to be established (TCP, TLS, authentication) when the URL
 /// has no `connect_timeout`.
@@ -22,6 +33,8 @@ pub enum TargetError {
     Auth { url: String, detail: String },
     #[error("cannot reach {url}: {detail} (is the server running and listening there?)")]
     Unreachable { url: String, detail: String },
+    #[error("TLS with {url} failed: {detail}")]
+    Tls { url: String, detail: String },
     #[error("{url}: {detail}")]
     Other { url: String, detail: String },
 }
@@ -99,22 +112,21 @@ impl TargetUrl {
 
     /// The last value of a query parameter.
     fn query_value(&self, key: &str) -> Option<String> {
-        self.url
-            .query_pairs()
-            .filter(|(k, _)| k == key)
-            .last()
-            .map(|(_, v)| v.into_owned())
+        query_value(&self.url, key)
     }
 
-    /// The URL mysql_async reads, and the password given as `?password=`: mysql_async refuses
-    /// query parameters it does not know, so ours (`connect_timeout`, `password`) are taken out.
-    fn for_mysql(&self) -> (String, Option<String>) {
+    /// `sslmode` and `sslrootcert` (or MySQL's `ssl-mode` and `ssl-ca`); checked at parse.
+    pub fn tls(&self) -> TlsSettings {
+        tls_settings(&self.url).unwrap_or_default()
+    }
+
+    /// The URL without the parameters dbtuner reads itself.
+    fn without_own_parameters(&self) -> url::Url {
         let mut url = self.url.clone();
-        let password = self.query_value("password");
         let kept: Vec<(String, String)> = self
             .url
             .query_pairs()
-            .filter(|(k, _)| k != "connect_timeout" && k != "password")
+            .filter(|(k, _)| !OWN_PARAMETERS.contains(&k.as_ref()))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         if kept.is_empty() {
@@ -122,8 +134,74 @@ impl TargetUrl {
         } else {
             url.query_pairs_mut().clear().extend_pairs(kept);
         }
-        (url.to_string(), password)
+        url
     }
+
+    /// The URL mysql_async reads, and the password given as `?password=`: mysql_async refuses
+    /// query parameters it does not know, so ours are taken out.
+    fn for_mysql(&self) -> (String, Option<String>) {
+        (
+            self.without_own_parameters().to_string(),
+            self.query_value("password"),
+        )
+    }
+
+    /// The tokio-postgres configuration: the URL without our TLS parameters (tokio-postgres
+    /// knows only disable/prefer/require), with its TLS mode set from ours; the certificate
+    /// checks are the rustls configuration's.
+    pub fn postgres_config(&self) -> Result<tokio_postgres::Config, TargetError> {
+        let mut url = self.without_own_parameters();
+        // Keep what tokio-postgres reads itself.
+        for key in ["connect_timeout", "password"] {
+            if let Some(value) = self.query_value(key) {
+                url.query_pairs_mut().append_pair(key, &value);
+            }
+        }
+        let mut config =
+            tokio_postgres::Config::from_str(url.as_str()).map_err(|e| TargetError::BadUrl {
+                url: self.to_string(),
+                reason: redact(&e.to_string()),
+            })?;
+        config.ssl_mode(match self.tls().mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        Ok(config)
+    }
+
+    /// The rustls configuration for this URL's TLS settings.
+    pub(crate) fn tls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, TargetError> {
+        self.tls()
+            .client_config()
+            .map_err(|detail| TargetError::Tls {
+                url: self.to_string(),
+                detail,
+            })
+    }
+}
+
+fn query_value(url: &url::Url, key: &str) -> Option<String> {
+    url.query_pairs()
+        .filter(|(k, _)| k == key)
+        .last()
+        .map(|(_, v)| v.into_owned())
+}
+
+fn tls_settings(url: &url::Url) -> Result<TlsSettings, String> {
+    let mode = match query_value(url, "sslmode").or_else(|| query_value(url, "ssl-mode")) {
+        None => SslMode::default(),
+        Some(text) => SslMode::parse(&text).ok_or_else(|| {
+            format!("sslmode '{text}' is not one of disable, prefer, require, verify-ca, verify-full (or MySQL's DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)")
+        })?,
+    };
+    let root = match query_value(url, "sslrootcert").or_else(|| query_value(url, "ssl-ca")) {
+        None => None,
+        Some(text) if text == "system" => Some(RootCerts::System),
+        Some(text) if text.is_empty() => return Err("sslrootcert is empty".into()),
+        Some(text) => Some(RootCerts::File(text.into())),
+    };
+    Ok(TlsSettings { mode, root })
 }
 
 fn parse_connect_timeout(text: &str) -> Result<u64, String> {
@@ -163,6 +241,7 @@ impl FromStr for TargetUrl {
         if let Some((_, t)) = url.query_pairs().find(|(k, _)| k == "connect_timeout") {
             parse_connect_timeout(&t).map_err(|reason| bad(&reason))?;
         }
+        tls_settings(&url).map_err(|reason| bad(&reason))?;
         let mut url = url;
         if url.scheme() == "mariadb" {
             // mysql_async only knows mysql://.
@@ -307,18 +386,48 @@ pub async fn within_connect_timeout<T>(
 
 /// Open a PostgreSQL connection and drive it on a background task.
 pub async fn connect_postgres(url: &TargetUrl) -> Result<tokio_postgres::Client, TargetError> {
-    let (client, connection) = within_connect_timeout(url, async {
-        tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
-            .await
-            .map_err(|e| classify_pg(url, e))
+    let config = url.postgres_config()?;
+    let tls = if url.tls().mode == SslMode::Disable {
+        None
+    } else {
+        Some(url.tls_config()?)
+    };
+    within_connect_timeout(url, async {
+        match tls {
+            None => {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| classify_pg(url, e))?;
+                drive(connection);
+                Ok(client)
+            }
+            Some(tls) => {
+                let (client, connection) = config
+                    .connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+                        (*tls).clone(),
+                    ))
+                    .await
+                    .map_err(|e| classify_pg(url, e))?;
+                drive(connection);
+                Ok(client)
+            }
+        }
     })
-    .await?;
+    .await
+}
+
+/// Run a tokio-postgres connection (plain or TLS) on a background task.
+fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("postgres connection closed: {e}");
         }
     });
-    Ok(client)
 }
 
 /// Open a MySQL/MariaDB connection.
@@ -328,18 +437,69 @@ pub async fn connect_mysql(url: &TargetUrl) -> Result<mysql_async::Conn, TargetE
         url: url.to_string(),
         reason: redact(&e.to_string()),
     })?;
-    let opts: mysql_async::Opts = match password {
-        Some(p) => mysql_async::OptsBuilder::from_opts(opts)
-            .pass(Some(p))
-            .into(),
-        None => opts,
+    let plain = mysql_async::OptsBuilder::from_opts(opts);
+    let plain = match password {
+        Some(p) => plain.pass(Some(p)),
+        None => plain,
+    };
+    let settings = url.tls();
+    let tls = match settings.mode {
+        SslMode::Disable => None,
+        _ => Some(mysql_ssl_opts(url, &settings)?),
     };
     within_connect_timeout(url, async {
-        mysql_async::Conn::new(opts)
-            .await
-            .map_err(|e| classify_mysql(url, e))
+        let Some(ssl) = tls else {
+            return mysql_async::Conn::new(plain)
+                .await
+                .map_err(|e| classify_mysql(url, e));
+        };
+        match mysql_async::Conn::new(plain.clone().ssl_opts(ssl)).await {
+            // `prefer` against a server without TLS: as libpq does, go on in the clear.
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if settings.mode == SslMode::Prefer => mysql_async::Conn::new(plain).await,
+            other => other,
+        }
+        .map_err(|e| classify_mysql(url, e))
     })
     .await
+}
+
+/// mysql_async's TLS options for our settings: the same checks as for PostgreSQL.
+fn mysql_ssl_opts(
+    url: &TargetUrl,
+    settings: &TlsSettings,
+) -> Result<mysql_async::SslOpts, TargetError> {
+    let tls_error = |detail: String| TargetError::Tls {
+        url: url.to_string(),
+        detail,
+    };
+    let opts = mysql_async::SslOpts::default()
+        .with_danger_accept_invalid_certs(!settings.checks_chain())
+        .with_danger_skip_domain_validation(!settings.checks_name());
+    if !settings.checks_chain() {
+        return Ok(opts);
+    }
+    let roots = match &settings.root {
+        Some(RootCerts::File(path)) => {
+            if !path.is_file() {
+                return Err(tls_error(format!(
+                    "sslrootcert {}: no such file",
+                    path.display()
+                )));
+            }
+            vec![path.clone().into()]
+        }
+        None | Some(RootCerts::System) => rustls_native_certs::load_native_certs()
+            .certs
+            .into_iter()
+            .map(|der| der.to_vec().into())
+            .collect(),
+    };
+    // Only the roots asked for: not the Mozilla set mysql_async carries.
+    Ok(opts
+        .with_root_certs(roots)
+        .with_disable_built_in_roots(true))
 }
 
 /// A MySQL/MariaDB value as text, whatever the server sent: NULL is `None`, bytes that are not
@@ -384,6 +544,9 @@ pub(crate) fn classify_pg(url: &TargetUrl, e: tokio_postgres::Error) -> TargetEr
         };
     }
     let detail = redact(&error_chain(&e));
+    if is_tls_failure(&detail) {
+        return TargetError::Tls { url, detail };
+    }
     if detail.contains("refused")
         || detail.contains("timed out")
         || detail.contains("No route")
@@ -407,6 +570,14 @@ pub(crate) fn classify_mysql(url: &TargetUrl, e: mysql_async::Error) -> TargetEr
                 detail: redact(&s.message),
             }
         }
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)
+            if is_tls_failure(&error_chain(&e)) =>
+        {
+            TargetError::Tls {
+                url,
+                detail: redact(&error_chain(&e)),
+            }
+        }
         mysql_async::Error::Io(_) => TargetError::Unreachable {
             url,
             detail: redact(&error_chain(&e)),
@@ -416,6 +587,15 @@ pub(crate) fn classify_mysql(url: &TargetUrl, e: mysql_async::Error) -> TargetEr
             detail: redact(&error_chain(&e)),
         },
     }
+}
+
+/// A failure of the TLS layer (the handshake, a certificate, a server without TLS), as the
+/// drivers word it.
+fn is_tls_failure(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    ["tls", "certificate", "ssl"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -8,7 +8,6 @@
 //! encoding, parsing and SCRAM come from `postgres-protocol`; this file is only the loop.
 
 use std::io;
-use std::str::FromStr;
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
@@ -20,10 +19,12 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::config::Host;
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::tls::SslMode;
 use crate::{Result, TargetError, TargetUrl, WorkloadError};
 
 enum Stream {
     Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     Unix(UnixStream),
 }
 
@@ -31,6 +32,11 @@ impl Stream {
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(bytes).await,
+            Stream::Tls(s) => {
+                s.write_all(bytes).await?;
+                // rustls buffers records: what is written must reach the server now.
+                s.flush().await
+            }
             Stream::Unix(s) => s.write_all(bytes).await,
         }
     }
@@ -38,9 +44,52 @@ impl Stream {
     async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read_buf(buf).await,
+            Stream::Tls(s) => s.read_buf(buf).await,
             Stream::Unix(s) => s.read_buf(buf).await,
         }
     }
+}
+
+/// The protocol's SSLRequest code (1234 << 16 | 5679).
+const SSL_REQUEST: i32 = 80_877_103;
+
+/// Ask a PostgreSQL server for TLS on a fresh TCP connection and, if it agrees, do the
+/// handshake. `Ok(None)` means the server said no and the caller may go on in the clear.
+async fn negotiate_tls(
+    mut tcp: TcpStream,
+    host: &str,
+    url: &TargetUrl,
+) -> std::result::Result<std::result::Result<Stream, TcpStream>, TargetError> {
+    let tls_error = |detail: String| TargetError::Tls {
+        url: url.to_string(),
+        detail,
+    };
+    let mut request = [0u8; 8];
+    request[..4].copy_from_slice(&8i32.to_be_bytes());
+    request[4..].copy_from_slice(&SSL_REQUEST.to_be_bytes());
+    tcp.write_all(&request)
+        .await
+        .map_err(|e| tls_error(format!("sending SSLRequest: {e}")))?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer)
+        .await
+        .map_err(|e| tls_error(format!("reading the answer to SSLRequest: {e}")))?;
+    match answer[0] {
+        b'S' => {}
+        b'N' => return Ok(Err(tcp)),
+        other => {
+            return Err(tls_error(format!(
+                "the server answered SSLRequest with byte {other:#04x}, not S or N"
+            )))
+        }
+    }
+    let config = url.tls_config()?;
+    let name = crate::tls::TlsSettings::server_name(host).map_err(tls_error)?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| tls_error(format!("handshake: {e}")))?;
+    Ok(Ok(Stream::Tls(Box::new(stream))))
 }
 
 /// A statement prepared on one connection, with the parameter types the server inferred.
@@ -108,7 +157,7 @@ fn protocol_error(what: &str) -> io::Error {
 }
 
 impl PgWire {
-    /// Connect and authenticate (trust, password, MD5 or SCRAM-SHA-256; no TLS), within the
+    /// Connect and authenticate (trust, password, MD5 or SCRAM-SHA-256; TLS as the URL's `sslmode` says), within the
     /// URL's connect timeout.
     pub async fn connect(url: &TargetUrl) -> std::result::Result<PgWire, TargetError> {
         crate::target::within_connect_timeout(url, PgWire::connect_now(url)).await
@@ -119,11 +168,8 @@ impl PgWire {
             url: url.to_string(),
             detail,
         };
-        let config =
-            tokio_postgres::Config::from_str(url.expose()).map_err(|e| TargetError::BadUrl {
-                url: url.to_string(),
-                reason: crate::redact::redact(&e.to_string()),
-            })?;
+        let config = url.postgres_config()?;
+        let mode = url.tls().mode;
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let stream = match config.get_hosts().first() {
             Some(Host::Unix(dir)) => {
@@ -144,7 +190,23 @@ impl PgWire {
                     .map_err(|e| unreachable(e.to_string()))?;
                 s.set_nodelay(true)
                     .map_err(|e| unreachable(e.to_string()))?;
-                Stream::Tcp(s)
+                if mode == SslMode::Disable {
+                    Stream::Tcp(s)
+                } else {
+                    match negotiate_tls(s, host, url).await? {
+                        Ok(tls) => tls,
+                        Err(_) if mode.requires_tls() => {
+                            return Err(TargetError::Tls {
+                                url: url.to_string(),
+                                detail: format!(
+                                    "the server does not offer TLS and sslmode={} needs it",
+                                    mode.as_str()
+                                ),
+                            })
+                        }
+                        Err(plain) => Stream::Tcp(plain),
+                    }
+                }
             }
         };
         let user = config
@@ -408,6 +470,8 @@ impl Drop for PgWire {
         let _ = match &self.stream {
             Stream::Tcp(s) => s.try_write(&buf),
             Stream::Unix(s) => s.try_write(&buf),
+            // A record cannot be written from a synchronous drop; the server sees the close.
+            Stream::Tls(_) => Ok(0),
         };
     }
 }
