@@ -9,6 +9,7 @@ pub mod discovery;
 mod error;
 pub mod gate;
 pub mod hardware;
+pub mod privileges;
 pub mod report;
 pub mod repository;
 pub mod staging;

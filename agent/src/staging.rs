@@ -695,7 +695,7 @@ async fn read_found(target: &mut Target) -> Result<Found, StagingError> {
                 .await
                 .map_err(|e| {
                     StagingError::Refused(format!(
-                        "{url}: cannot read what ALTER SYSTEM set (pg_file_settings: {e}); dbtuner needs a superuser (or pg_read_all_settings) to record the configuration before changing it; nothing was changed"
+                        "{url}: cannot read what ALTER SYSTEM set (pg_file_settings: {e}); dbtuner needs a superuser (or SELECT on pg_file_settings and EXECUTE on pg_show_all_file_settings()) to record the configuration before changing it; nothing was changed"
                     ))
                 })?;
             // Later lines of the file win, as when the server reads it.

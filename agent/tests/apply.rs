@@ -320,3 +320,161 @@ async fn cli_applies_a_reload_knob_and_rolls_it_back() {
     );
     assert_eq!(again.status.code(), Some(2), "a second rollback is refused");
 }
+
+/// Run `sql` as the sandbox's superuser.
+async fn as_admin(sandbox: &Sandbox, sql: &str) {
+    let url: TargetUrl = sandbox.url().parse().unwrap();
+    match workloads::Target::connect(&url).await.unwrap() {
+        workloads::Target::Postgres { client, .. } => client.batch_execute(sql).await.unwrap(),
+        workloads::Target::Mysql { mut conn, .. } => {
+            use mysql_async::prelude::Queryable;
+            conn.query_drop(sql).await.unwrap()
+        }
+    }
+}
+
+/// A role without the privileges a change needs is told every missing one with its GRANT,
+/// up front, and nothing changes; once granted exactly those, the same change applies and
+/// rolls back. `tune --target` names the database it would create too.
+async fn least_privilege(
+    engine: Engine,
+    role_url: &str,
+    sandbox: &Sandbox,
+    plan: &str,
+    grants_needed: &[&str],
+    grant_sql: &[&str],
+    tune_needs: &[&str],
+) {
+    let admin: TargetUrl = sandbox.url().parse().unwrap();
+    let before = all_settings(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, plan).unwrap();
+    let args = [
+        "apply",
+        "--target",
+        role_url,
+        "--plan",
+        plan_file.to_str().unwrap(),
+    ];
+    let refused = dbtuner(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{engine}: {stderr}");
+    for grant in grants_needed {
+        assert!(
+            stderr.contains(grant),
+            "{engine}: no '{grant}' in: {stderr}"
+        );
+    }
+    assert!(
+        diff(&before, &all_settings(&admin).await).is_empty(),
+        "{engine}: changed"
+    );
+
+    let out_dir = dir.path().join("tune");
+    let tune = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args([
+            "tune",
+            "--target",
+            role_url,
+            "--workload",
+            "tpcb",
+            "--scale",
+            "1",
+            "--trials",
+            "1",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let tune_err = String::from_utf8_lossy(&tune.stderr);
+    assert_eq!(tune.status.code(), Some(2), "{engine} tune: {tune_err}");
+    for needed in tune_needs {
+        assert!(
+            tune_err.contains(needed),
+            "{engine} tune: no '{needed}' in: {tune_err}"
+        );
+    }
+
+    for sql in grant_sql {
+        as_admin(sandbox, sql).await;
+    }
+    let applied = dbtuner(&[&args[..], &["--json"]].concat(), dir.path());
+    assert!(
+        applied.status.success(),
+        "{engine} after the grants: {}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let id = result["change"]["id"].as_str().unwrap().to_string();
+    assert!(
+        !diff(&before, &all_settings(&admin).await).is_empty(),
+        "{engine}: nothing applied"
+    );
+    let back = dbtuner(
+        &["rollback", "--target", role_url, "--change", &id],
+        dir.path(),
+    );
+    assert!(
+        back.status.success(),
+        "{engine} rollback: {}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert!(
+        diff(&before, &all_settings(&admin).await).is_empty(),
+        "{engine}: not rolled back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_least_privilege_is_named_up_front() {
+    let sandbox = start(Engine::Postgres).await;
+    as_admin(&sandbox, "CREATE ROLE tuner LOGIN PASSWORD 'tun3r'").await;
+    let role_url = format!(
+        "postgres://tuner:tun3r@127.0.0.1:{}/postgres",
+        sandbox.port()
+    );
+    least_privilege(
+        Engine::Postgres,
+        &role_url,
+        &sandbox,
+        r#"{"knobs": {"work_mem": "8MB", "random_page_cost": 1.5}}"#,
+        &[
+            "GRANT ALTER SYSTEM ON PARAMETER work_mem TO \"tuner\";",
+            "GRANT ALTER SYSTEM ON PARAMETER random_page_cost TO \"tuner\";",
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO \"tuner\";",
+            "GRANT SELECT ON pg_catalog.pg_file_settings TO \"tuner\";",
+        ],
+        &[
+            "GRANT ALTER SYSTEM ON PARAMETER work_mem TO tuner",
+            "GRANT ALTER SYSTEM ON PARAMETER random_page_cost TO tuner",
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO tuner",
+            "GRANT SELECT ON pg_catalog.pg_file_settings TO tuner",
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO tuner",
+        ],
+        &[
+            "ALTER ROLE \"tuner\" CREATEDB;",
+            "GRANT SELECT ON pg_catalog.pg_file_settings TO \"tuner\";",
+            "GRANT ALTER SYSTEM ON PARAMETER max_wal_size TO \"tuner\";",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_least_privilege_is_named_up_front() {
+    let sandbox = start(Engine::Mariadb).await;
+    as_admin(&sandbox, "CREATE USER 'tuner'@'%' IDENTIFIED BY 'tun3r'").await;
+    let role_url = format!("mysql://tuner:tun3r@127.0.0.1:{}/", sandbox.port());
+    least_privilege(
+        Engine::Mariadb,
+        &role_url,
+        &sandbox,
+        r#"{"knobs": {"sort_buffer_size": 4194304}}"#,
+        &["GRANT SUPER ON *.* TO 'tuner'@'%';"],
+        &["GRANT SUPER ON *.* TO 'tuner'@'%'"],
+        &["GRANT ALL ON `dbtuner_bench`.* TO 'tuner'@'%';"],
+    )
+    .await;
+}

@@ -170,6 +170,29 @@ pub async fn apply(
             ));
         }
     }
+    // Every privilege the change needs, named at once, before anything is recorded.
+    let settings: Vec<String> = changes
+        .iter()
+        .filter(|(k, _)| k.apply != ApplyMode::Restart || engine == Engine::Postgres)
+        .map(|(k, _)| k.name.clone())
+        .collect();
+    let mut tables: Vec<String> = index_steps.iter().map(|i| i.table.clone()).collect();
+    tables.sort();
+    tables.dedup();
+    let lacking = crate::privileges::missing(
+        &mut target,
+        &crate::privileges::Intent {
+            settings: &settings,
+            index_tables: &tables,
+            database: None,
+            // The change record keeps the previous ALTER SYSTEM entries (rule 1).
+            record_configuration: true,
+        },
+    )
+    .await;
+    if !lacking.is_empty() {
+        return Err(ApplyError::Refused(crate::privileges::explain(&lacking)));
+    }
     let mariadb_start_options = engine == Engine::Mariadb && !restart_knobs.is_empty();
     if mariadb_start_options
         && !restarter

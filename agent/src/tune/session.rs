@@ -858,6 +858,7 @@ async fn open_staging(
                 }
                 (false, _) => None,
             };
+            check_privileges(settings, named, engine, &catalog, hardware, &url).await?;
             Staging::named(url, &catalog, restarter)
                 .await
                 .map_err(|e| match e {
@@ -874,6 +875,53 @@ async fn open_staging(
         version,
         catalog,
     })
+}
+
+/// On a named server, every privilege the session would use, named at once before anything
+/// is read or changed: recording the configuration, setting the knobs it would search (as the
+/// search space will be chosen), creating its database.
+async fn check_privileges(
+    settings: &TuneSettings,
+    named: &super::NamedTarget,
+    engine: Engine,
+    catalog: &[Knob],
+    hardware: Hardware,
+    url: &TargetUrl,
+) -> Result<()> {
+    let restart_refused = |k: &Knob| {
+        (k.apply == ApplyMode::Restart && (!named.allow_restart || engine.is_mysql_family()))
+            .then(|| "needs a restart".to_string())
+    };
+    // A --knobs list the space refuses is reported as such later, with its reason.
+    let knob_names: Vec<String> = knob_space(settings, engine, catalog, hardware, &restart_refused)
+        .map(|(space, _)| {
+            space
+                .dimensions()
+                .iter()
+                .map(|d| d.knob.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut target = Target::connect(url).await?;
+    let lacking = crate::privileges::missing(
+        &mut target,
+        &crate::privileges::Intent {
+            settings: &knob_names,
+            index_tables: &[],
+            database: Some(crate::staging::NAMED_DATABASE),
+            record_configuration: true,
+        },
+    )
+    .await;
+    if lacking.is_empty() {
+        Ok(())
+    } else {
+        Err(BadInput(format!(
+            "--target: {}",
+            crate::privileges::explain(&lacking)
+        ))
+        .into())
+    }
 }
 
 /// Create the workload's database on staging when it is missing; whether it was created.
