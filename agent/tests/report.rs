@@ -50,7 +50,7 @@ fn measurement(tps: f64, p99: f64) -> Measurement {
     m
 }
 
-fn settings(out: &Path, risky: bool) -> TuneSettings {
+fn settings(out: &Path, risky: bool, optimizer: OptimizerChoice) -> TuneSettings {
     TuneSettings {
         kind: "tune".into(),
         staging: StagingChoice::Sandbox(Engine::Postgres),
@@ -63,7 +63,7 @@ fn settings(out: &Path, risky: bool) -> TuneSettings {
         knobs: KnobSelection::Default,
         objective: Objective::Throughput,
         p99_limit_ms: None,
-        optimizer: OptimizerChoice::Auto,
+        optimizer,
         seed: 3,
         out: out.to_path_buf(),
         clients: 1,
@@ -83,6 +83,7 @@ async fn session(
     candidate: serde_json::Value,
     decision: Decision,
     risky: bool,
+    optimizer: OptimizerChoice,
 ) -> i64 {
     let url: workloads::TargetUrl = "postgres://postgres:secret@127.0.0.1:40123/dbtuner"
         .parse()
@@ -92,7 +93,7 @@ async fn session(
         .create_session(&NewSession {
             target_id: Some(target),
             kind: "tune".into(),
-            settings: json!({ "tune_settings": settings(out, risky) }),
+            settings: json!({ "tune_settings": settings(out, risky, optimizer) }),
         })
         .await
         .unwrap();
@@ -223,6 +224,7 @@ fn repository(dir: &Path) -> String {
             json!({ "shared_buffers": "1GB" }),
             Decision::Accept,
             false,
+            OptimizerChoice::Auto,
         )
         .await;
         let b = session(
@@ -231,6 +233,7 @@ fn repository(dir: &Path) -> String {
             json!({ "synchronous_commit": "off" }),
             Decision::Inconclusive,
             true,
+            OptimizerChoice::Auto,
         )
         .await;
         assert_eq!((a, b), (1, 2));
@@ -291,6 +294,13 @@ fn report_rebuilds_an_accepted_session_from_the_repository() {
     assert!(md.contains("**failed: the server did not start"), "{md}");
     let html = read(&out.join("report.html"));
     assert!(html.contains("<figure id=\"chart-gate_rounds\"><svg"));
+    assert!(json["compared_search"].is_null(), "no random search ran");
+    assert!(
+        md.contains(
+            "No other session on this engine, workload and objective searched the other way"
+        ),
+        "{md}"
+    );
     for chart in [
         "convergence",
         "throughput",
@@ -482,4 +492,65 @@ fn a_repository_url_password_stays_out_of_the_report() {
     );
     assert!(!json.contains("Zq-repo-pw"), "{json}");
     assert!(!json.contains("secret"), "the target's password: {json}");
+}
+
+/// With a random search on the same workload in the repository, the report draws both
+/// searches' best-so-far curves, each relative to its own default.
+#[test]
+fn convergence_is_compared_with_a_random_search_on_the_same_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("dbtuner.db").to_string_lossy().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let repo = agent::repository::open(&spec).await.unwrap();
+        for optimizer in [
+            OptimizerChoice::Random,
+            OptimizerChoice::Auto,
+            OptimizerChoice::Auto,
+        ] {
+            session(
+                repo.as_ref(),
+                dir.path(),
+                json!({ "shared_buffers": "1GB" }),
+                Decision::Accept,
+                false,
+                optimizer,
+            )
+            .await;
+        }
+    });
+    let out = dir.path().join("compared");
+    let run = dbtuner(&[
+        "report",
+        "--session",
+        "3",
+        "--repo",
+        &spec,
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    // Session 2 is a model search like 3: only the random one (1) compares.
+    assert_eq!(json["compared_search"]["session_id"], 1);
+    assert_eq!(json["compared_search"]["optimizer"], "random");
+    // Default 1000, heuristic 1050, failed, candidate 1300: best so far / default.
+    let curve: Vec<(usize, f64)> =
+        serde_json::from_value(json["compared_search"]["best_vs_default"].clone()).unwrap();
+    assert_eq!(curve, vec![(0, 1.0), (1, 1.05), (3, 1.3)]);
+    let svg = read(&out.join("charts/convergence_compared.svg"));
+    assert!(svg.contains("session 1 (random)"), "{svg}");
+    assert!(svg.contains("best so far / default"));
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("Convergence against random (session 1)"),
+        "{md}"
+    );
 }

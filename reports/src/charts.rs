@@ -7,7 +7,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{Report, TrialStatus};
+use crate::{Report, SearchComparison, TrialStatus};
 
 /// One chart of the report; `svg` is `None` when the session has no data for it, and `absent`
 /// then says why (every format shows that sentence instead of the chart).
@@ -67,6 +67,28 @@ pub fn render_charts(r: &Report) -> Result<Vec<Chart>, ChartError> {
         "Convergence: best score so far per trial",
         "No trial was measured, so there is no convergence to show.",
         scored.then_some(&|a: &Area<'_>, t: &str| convergence(r, a, t)),
+    )?;
+    let compared = r
+        .compared_search
+        .as_ref()
+        .filter(|c| !c.best_vs_default.is_empty() && !r.own_best_vs_default().is_empty());
+    let compare_title = match compared {
+        Some(c) => format!(
+            "Convergence against {} (session {}): best so far / own default",
+            c.optimizer, c.session_id
+        ),
+        None => "Convergence against the other kind of search".to_string(),
+    };
+    add(
+        "convergence_compared",
+        &compare_title,
+        "No other session on this engine, workload and objective searched the other way (random search against a model); run the same `dbtuner tune` with `--optimizer random` (or without it) to compare.",
+        compared
+            .is_some()
+            .then_some(&|a: &Area<'_>, t: &str| match compared {
+                Some(c) => convergence_compared(r, c, a, t),
+                None => Ok(()),
+            }),
     )?;
     let measured = r
         .default
@@ -209,6 +231,53 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .border_style(BLACK)
         .label_font((FONT, 17))
         .draw()
+}
+
+/// Both sessions' best-so-far curves, each relative to its own default.
+fn convergence_compared(
+    r: &Report,
+    other: &SearchComparison,
+    area: &Area<'_>,
+    title: &str,
+) -> DrawResult {
+    let ours = r.own_best_vs_default();
+    let theirs = &other.best_vs_default;
+    let max_x = ours.iter().chain(theirs).map(|p| p.0).max().unwrap_or(0) as f64;
+    // span() pads already; the default's 1.0 stays in view.
+    let (lo, hi) = span(ours.iter().chain(theirs).map(|p| p.1), false);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(88)
+        .build_cartesian_2d(-0.5..max_x + 0.5, lo.min(0.98)..hi.max(1.02))?;
+    chart
+        .configure_mesh()
+        .x_desc("trial (0 = default)")
+        .x_label_formatter(&whole)
+        .y_desc("best so far / default")
+        .label_style((FONT, 17))
+        .axis_desc_style((FONT, 18))
+        .draw()?;
+    let as_f = |v: &[(usize, f64)]| v.iter().map(|&(x, y)| (x as f64, y)).collect::<Vec<_>>();
+    let name = if r.optimizer.is_empty() {
+        "this session".to_string()
+    } else {
+        format!("this session ({})", r.optimizer)
+    };
+    chart
+        .draw_series(LineSeries::new(as_f(&ours), BLUE.stroke_width(2)))?
+        .label(name)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(as_f(theirs), GRAY.stroke_width(2)))?
+        .label(format!(
+            "session {} ({})",
+            other.session_id, other.optimizer
+        ))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GRAY.stroke_width(2)));
+    legend(&mut chart)?;
+    Ok(())
 }
 
 fn convergence(r: &Report, area: &Area<'_>, title: &str) -> DrawResult {

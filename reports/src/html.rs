@@ -419,6 +419,7 @@ fn trials(o: &mut String, r: &Report, charts: &[Chart]) {
         return;
     }
     chart(o, charts, "convergence");
+    chart(o, charts, "convergence_compared");
     chart(o, charts, "throughput");
     let rows = r.default.iter().chain(&r.trials).map(|t| {
         let tel = t.telemetry.unwrap_or_default();

@@ -22,9 +22,10 @@ pub use charts::{render_charts, Chart, ChartError};
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use model::{
-    ApplyKind, Environment, Figure, GateRound, IndexAdvice, KnobChange, KnobImportance,
-    KnobSetting, LatencyComparison, MemoryUse, Percentiles, Report, Snippet, StatementLatency,
-    TrialRecord, TrialStatus, TrialTelemetry, Validation, Verdict, FORMAT_VERSION,
+    best_vs_default, ApplyKind, Environment, Figure, GateRound, IndexAdvice, KnobChange,
+    KnobImportance, KnobSetting, LatencyComparison, MemoryUse, Percentiles, Report,
+    SearchComparison, Snippet, StatementLatency, TrialRecord, TrialStatus, TrialTelemetry,
+    Validation, Verdict, FORMAT_VERSION,
 };
 pub use summary::{verdict_word, Summary};
 

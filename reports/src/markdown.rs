@@ -387,6 +387,7 @@ fn trials(out: &mut String, r: &Report, charts: &[Chart]) {
         );
     }
     chart(out, charts, "convergence");
+    chart(out, charts, "convergence_compared");
     chart(out, charts, "throughput");
 }
 

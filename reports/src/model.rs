@@ -198,6 +198,36 @@ pub struct Report {
     pub memory: Option<MemoryUse>,
     #[serde(default)]
     pub environment: Environment,
+    /// The latest other session on the same engine, workload and objective that searched the
+    /// other way (random search against a model), for the convergence comparison.
+    #[serde(default)]
+    pub compared_search: Option<SearchComparison>,
+}
+
+/// Another session's search, each curve relative to its own default so that two sandboxes'
+/// levels do not matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchComparison {
+    pub session_id: i64,
+    pub optimizer: String,
+    /// (trial, best score so far / that session's default score); trial 0 is the default.
+    pub best_vs_default: Vec<(usize, f64)>,
+}
+
+/// Best score so far relative to the first (the default's) score, per scored trial; empty
+/// when the default has no positive score.
+pub fn best_vs_default(scores: &[(usize, f64)]) -> Vec<(usize, f64)> {
+    let Some(&(_, base)) = scores.first().filter(|(_, s)| *s > 0.0) else {
+        return Vec::new();
+    };
+    let mut best = f64::NEG_INFINITY;
+    scores
+        .iter()
+        .map(|&(trial, s)| {
+            best = best.max(s);
+            (trial, best / base)
+        })
+        .collect()
 }
 
 /// The version of the report's JSON written by this build. Bumped when a field changes
@@ -370,7 +400,19 @@ impl Report {
             statements: Vec::new(),
             memory: None,
             environment: Environment::default(),
+            compared_search: None,
         }
+    }
+
+    /// This session's own curve for [`SearchComparison`]: best so far / default score.
+    pub fn own_best_vs_default(&self) -> Vec<(usize, f64)> {
+        let scores: Vec<(usize, f64)> = self
+            .default
+            .iter()
+            .chain(&self.trials)
+            .filter_map(|t| t.score.map(|s| (t.id, s)))
+            .collect();
+        best_vs_default(&scores)
     }
 
     /// Trials that were measured (the default's measurement included).

@@ -46,11 +46,79 @@ pub async fn load(repo: &dyn Repository, session_id: i64) -> Result<Option<Store
 /// The report of a stored session; an unknown id is bad input naming the nearest ids.
 pub async fn build(repo: &dyn Repository, repo_spec: &str, session_id: i64) -> Result<Report> {
     match load(repo, session_id).await? {
-        Some(stored) => Ok(assemble(&stored, repo_spec)),
+        Some(stored) => {
+            let mut report = assemble(&stored, repo_spec);
+            report.compared_search = compared_search(repo, &stored).await?;
+            Ok(report)
+        }
         None => Err(super::list::unknown_session(repo, repo_spec, session_id)
             .await?
             .into()),
     }
+}
+
+/// What makes two sessions' searches comparable: workload (with its scale) and objective;
+/// and which kind of search ran (random or a model).
+fn search_key(s: &SessionRecord) -> Option<(serde_json::Value, bool, String)> {
+    let tune = s.settings.get("tune_settings")?;
+    let optimizer = tune.get("optimizer")?.as_str()?.to_string();
+    let same = serde_json::json!([tune.get("workload")?, tune.get("objective")?]);
+    Some((same, optimizer == "random", optimizer))
+}
+
+/// The latest other finished session on the same engine, workload, scale and objective that
+/// searched the other way, with its best-so-far curve relative to its own default.
+async fn compared_search(
+    repo: &dyn Repository,
+    stored: &Stored,
+) -> Result<Option<reports::SearchComparison>> {
+    let Some((same, random, _)) = search_key(&stored.session) else {
+        return Ok(None);
+    };
+    let engine = stored.target.as_ref().map(|t| t.engine.clone());
+    let mut others: Vec<(SessionRecord, String)> = repo
+        .sessions()
+        .await?
+        .into_iter()
+        .filter(|s| s.id != stored.session.id && s.finished_at_ms.is_some())
+        .filter_map(|s| {
+            let (key, other_random, optimizer) = search_key(&s)?;
+            (key == same && other_random != random).then_some((s, optimizer))
+        })
+        .collect();
+    others.sort_by_key(|(s, _)| std::cmp::Reverse(s.started_at_ms));
+    for (session, optimizer) in others {
+        let other_engine = match session.target_id {
+            Some(id) => repo.target(id).await?.map(|t| t.engine),
+            None => None,
+        };
+        if other_engine != engine {
+            continue;
+        }
+        let mut scores: Vec<(usize, f64)> = repo
+            .trials(session.id)
+            .await?
+            .iter()
+            .filter_map(|t| {
+                let seq = usize::try_from(t.trial.seq).ok()?;
+                Some((seq, t.trial.measurement.get("score")?.as_f64()?))
+            })
+            .collect();
+        scores.sort_by_key(|(seq, _)| *seq);
+        // The curve is relative to the default, which must have been measured.
+        if scores.first().map(|(seq, _)| *seq) != Some(0) {
+            continue;
+        }
+        let curve = reports::best_vs_default(&scores);
+        if !curve.is_empty() {
+            return Ok(Some(reports::SearchComparison {
+                session_id: session.id,
+                optimizer,
+                best_vs_default: curve,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
