@@ -10,6 +10,8 @@ mod mariadb;
 mod postgres;
 mod spawner;
 
+pub use binaries::{postgres_server_dir, PG_BINDIR_ENV};
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -27,6 +29,8 @@ use thiserror::Error;
 pub enum SandboxError {
     #[error("{binary} not found; install it with: {install}")]
     MissingBinary { binary: String, install: String },
+    #[error("{} holds no PostgreSQL server: neither it nor its bin/ has both initdb and postgres; name the bin directory of a PostgreSQL build (e.g. /usr/lib/postgresql/15/bin)", dir.display())]
+    NoServerIn { dir: PathBuf },
     #[error("PostgreSQL refuses to run as root and there is no 'postgres' OS user to run it as; install the postgresql package, which creates it")]
     NoUnprivilegedUser,
     #[error("{step} failed: {detail}")]
@@ -56,6 +60,8 @@ pub struct Sandbox {
     port: u16,
     child: Option<Child>,
     settings: BTreeMap<String, String>,
+    /// PostgreSQL's `bin`, chosen once at start so that a restart runs the same server.
+    pg_bindir: Option<PathBuf>,
     run_as: Option<RunAs>,
     log_offset: u64,
     // Declared last: removed only after the server has stopped (fields drop after `drop`).
@@ -74,16 +80,38 @@ impl Sandbox {
     /// Start a sandbox with extra server settings (`name`, `value`), given to the server at
     /// start (`-c name=value` / `--name=value`).
     pub fn start_with(engine: Engine, settings: &[(&str, &str)]) -> Result<Sandbox, SandboxError> {
+        // Check the binaries before creating anything.
+        let pg_bindir = match engine {
+            Engine::Postgres => Some(binaries::postgres_bindir()?),
+            Engine::Mysql | Engine::Mariadb => {
+                drop(binaries::mariadb_binaries()?);
+                None
+            }
+        };
+        Self::start_inner(engine, pg_bindir, settings)
+    }
+
+    /// Start a PostgreSQL sandbox from the server in `bindir` (a directory holding `initdb`
+    /// and `postgres`, or a build whose `bin` does), whatever is installed or named by
+    /// `DBTUNER_PG_BINDIR`.
+    pub fn start_postgres_from(
+        bindir: &Path,
+        settings: &[(&str, &str)],
+    ) -> Result<Sandbox, SandboxError> {
+        let bindir = binaries::postgres_server_dir(bindir)?;
+        Self::start_inner(Engine::Postgres, Some(bindir), settings)
+    }
+
+    fn start_inner(
+        engine: Engine,
+        pg_bindir: Option<PathBuf>,
+        settings: &[(&str, &str)],
+    ) -> Result<Sandbox, SandboxError> {
         remove_stale_dirs();
         let run_as = match engine {
             Engine::Postgres => postgres::run_as()?,
             Engine::Mysql | Engine::Mariadb => None,
         };
-        // Check the binaries before creating anything.
-        match engine {
-            Engine::Postgres => drop(binaries::postgres_bindir()?),
-            Engine::Mysql | Engine::Mariadb => drop(binaries::mariadb_binaries()?),
-        }
         let dir = tempfile::Builder::new()
             .prefix(&format!("dbtuner-sandbox-{}-", std::process::id()))
             .tempdir()?;
@@ -91,9 +119,9 @@ impl Sandbox {
             nix::unistd::chown(dir.path(), Some(who.uid), Some(who.gid))
                 .map_err(std::io::Error::from)?;
         }
-        match engine {
-            Engine::Postgres => postgres::init(dir.path(), run_as)?,
-            Engine::Mysql | Engine::Mariadb => mariadb::init(dir.path())?,
+        match &pg_bindir {
+            Some(bindir) => postgres::init(dir.path(), bindir, run_as)?,
+            None => mariadb::init(dir.path())?,
         }
         let mut sandbox = Sandbox {
             engine,
@@ -103,6 +131,7 @@ impl Sandbox {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            pg_bindir,
             run_as,
             log_offset: 0,
             dir,
@@ -155,6 +184,11 @@ impl Sandbox {
     /// PID of the server's main process, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// PostgreSQL's `bin` this sandbox runs (None for MariaDB/MySQL).
+    pub fn pg_bindir(&self) -> Option<&Path> {
+        self.pg_bindir.as_deref()
     }
 
     /// Settings given to the server at start.
@@ -241,13 +275,16 @@ impl Sandbox {
             .append(true)
             .open(&log_path)?;
         self.log_offset = log.metadata()?.len();
-        let command = match self.engine {
-            Engine::Postgres => {
-                postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
-            }
-            Engine::Mysql | Engine::Mariadb => {
-                mariadb::command(self.dir.path(), self.port, &self.settings, log)?
-            }
+        let command = match &self.pg_bindir {
+            Some(bindir) => postgres::command(
+                bindir,
+                self.dir.path(),
+                self.port,
+                &self.settings,
+                self.run_as,
+                log,
+            )?,
+            None => mariadb::command(self.dir.path(), self.port, &self.settings, log)?,
         };
         let child = spawner::spawn_tied_to_us(command)?;
         self.child = Some(child);

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{binaries, RunAs, SandboxError};
+use super::{RunAs, SandboxError};
 
 /// As root, the `postgres` OS user; otherwise run as ourselves.
 pub(crate) fn run_as() -> Result<Option<RunAs>, SandboxError> {
@@ -30,8 +30,7 @@ fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
     command.current_dir(dir);
 }
 
-pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError> {
-    let bindir = binaries::postgres_bindir()?;
+pub(crate) fn init(dir: &Path, bindir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError> {
     let mut command = Command::new(bindir.join("initdb"));
     command
         .args([
@@ -52,13 +51,13 @@ pub(crate) fn init(dir: &Path, run_as: Option<RunAs>) -> Result<(), SandboxError
 }
 
 pub(crate) fn command(
+    bindir: &Path,
     dir: &Path,
     port: u16,
     settings: &BTreeMap<String, String>,
     run_as: Option<RunAs>,
     log: File,
 ) -> Result<Command, SandboxError> {
-    let bindir = binaries::postgres_bindir()?;
     let mut command = Command::new(bindir.join("postgres"));
     command
         .arg("-D")
