@@ -160,11 +160,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The value of the newest version-specific entry at or below `version`: `{ "13" = "1",
 /// "15" = "2" }` gives 13 and 14 the first, 15 and later the second. MySQL's entries are keyed
 /// "8.0" and apply to every 8.0 release; MariaDB's and PostgreSQL's by their own versions.
-fn by_version<'a, T>(
-    map: &'a BTreeMap<String, T>,
-    engine: Engine,
-    version: Version,
-) -> Option<&'a T> {
+fn by_version<T>(map: &BTreeMap<String, T>, engine: Engine, version: Version) -> Option<&T> {
     let mut best: Option<(Version, &T)> = None;
     for (key, value) in map {
         let Some(k) = Version::parse(key) else {
