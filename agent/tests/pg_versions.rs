@@ -357,3 +357,52 @@ async fn apply_and_roll_back(mut sandbox: Sandbox, url: &TargetUrl) -> Vec<Strin
     );
     problems
 }
+
+/// `dbtuner sandbox --pg-bindir`: a directory without a server is bad input (exit 2, nothing
+/// started); a build's directory starts that build.
+#[test]
+fn sandbox_runs_the_server_named_by_pg_bindir() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let (bindir, expect) = servers().pop().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for bad in [empty.path(), Path::new("/nonexistent/pg")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+            .args(["sandbox", "--pg-bindir"])
+            .arg(bad)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("--pg-bindir") && err.contains("initdb and postgres"),
+            "{err}"
+        );
+    }
+    // The build's root (bin/ below it) is accepted as well as bin/ itself.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbtuner"))
+        .args(["sandbox", "--json", "--pg-bindir"])
+        .arg(bindir.parent().unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(json["pg_bindir"], bindir.to_str().unwrap());
+    let url: TargetUrl = json["url"].as_str().unwrap().parse().unwrap();
+    let version = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let target = Target::connect(&url).await.unwrap();
+        target.version().to_string()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(version.starts_with(&expect), "{version}");
+}
