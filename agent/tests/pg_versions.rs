@@ -237,9 +237,13 @@ async fn telemetry_under_load(url: &TargetUrl, version: Version) -> Vec<String> 
         "committed transactions in pg_stat_database",
         positive(&snap, "pg_stat_database/", "xact_commit"),
     );
+    // pg_stat_statements' columns differ by version (13 split planning from execution time,
+    // 17 renamed the block timings): what the collector reads must still be filled.
     want(
-        "statements from pg_stat_statements",
-        snap.statements.iter().any(|s| s.calls > 0.0),
+        "statements with calls, time and buffer hits from pg_stat_statements",
+        snap.statements
+            .iter()
+            .any(|s| s.calls > 0.0 && s.total_time_ms > 0.0 && s.blocks_hit > 0.0),
     );
     want(
         "buffers allocated (pg_stat_bgwriter)",
@@ -294,6 +298,30 @@ async fn telemetry_under_load(url: &TargetUrl, version: Version) -> Vec<String> 
     }
     if version.major >= 14 && version.major < 18 {
         want("pg_stat_wal wal_sync", has(&snap, "pg_stat_wal/wal_sync"));
+    }
+
+    // Workload capture reads pg_stat_statements its own way: the load's templates come back.
+    let options = workloads::capture::CaptureOptions {
+        window: Duration::ZERO,
+        top: 50,
+        name: "captured".into(),
+        since_reset: true,
+        min_calls: 1,
+        by_total_time: false,
+    };
+    match workloads::capture::capture(url, &options, || {}).await {
+        Ok(captured) => {
+            if !captured.spec.transactions.iter().any(|t| {
+                t.statements.iter().any(|s| s.contains("tpcb_accounts"))
+                    && t.captured_calls.is_some_and(|c| c > 0)
+            }) {
+                problems.push(format!(
+                    "capture found no tpcb_accounts template: {:?}",
+                    captured.spec.transactions
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("capture: {e}")),
     }
     problems
 }
