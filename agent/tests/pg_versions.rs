@@ -197,7 +197,7 @@ async fn one_major(bindir: PathBuf, expect: String) -> (Version, Vec<String>) {
             .map(|p| format!("{tag}: telemetry: {p}")),
     );
     problems.extend(
-        apply_and_roll_back(sandbox, &url)
+        apply_and_roll_back(sandbox, &url, version)
             .await
             .into_iter()
             .map(|p| format!("{tag}: apply: {p}")),
@@ -327,17 +327,34 @@ async fn telemetry_under_load(url: &TargetUrl, version: Version) -> Vec<String> 
 }
 
 /// A reload knob and a restart knob applied through the one apply path, then rolled back:
-/// the server ends with every setting as it was.
-async fn apply_and_roll_back(mut sandbox: Sandbox, url: &TargetUrl) -> Vec<String> {
+/// the server ends with every setting as it was. On 18 also its own: io_workers (reload),
+/// io_method (restart) and autovacuum_max_workers, a restart knob until 17 and a reload
+/// one from 18.
+async fn apply_and_roll_back(
+    mut sandbox: Sandbox,
+    url: &TargetUrl,
+    version: Version,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let state = tempfile::tempdir().unwrap();
     let store = Store::open_dir(state.path()).await.unwrap();
     let before = all_settings(url).await;
-    let plan = Plan::parse(
-        "[knobs]\ncheckpoint_completion_target = 0.7\nshared_buffers = \"192MB\"\n",
-        true,
-    )
-    .unwrap();
+    let mut knobs = vec![
+        ("checkpoint_completion_target", "0.7", "0.7"),
+        ("shared_buffers", "\"192MB\"", "24576"),
+    ];
+    if version.major >= 18 {
+        knobs.extend([
+            ("io_workers", "5", "5"),
+            ("io_method", "\"sync\"", "sync"),
+            ("autovacuum_max_workers", "4", "4"),
+        ]);
+    }
+    let text: String = knobs
+        .iter()
+        .map(|(name, value, _)| format!("{name} = {value}\n"))
+        .collect();
+    let plan = Plan::parse(&format!("[knobs]\n{text}"), true).unwrap();
     let options = ApplyOptions {
         allow_restart: true,
         memory_budget: Some(16 << 30),
@@ -357,11 +374,11 @@ async fn apply_and_roll_back(mut sandbox: Sandbox, url: &TargetUrl) -> Vec<Strin
             outcome.record.restarted, outcome.record.status
         ));
     }
+    if !outcome.clamped.is_empty() {
+        problems.push(format!("clamped: {:?}", outcome.clamped));
+    }
     let during = all_settings(url).await;
-    for (name, value) in [
-        ("checkpoint_completion_target", "0.7"),
-        ("shared_buffers", "24576"),
-    ] {
+    for (name, _, value) in knobs {
         if during.get(name).map(String::as_str) != Some(value) {
             problems.push(format!("{name} is {:?}, not {value}", during.get(name)));
         }
