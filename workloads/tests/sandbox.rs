@@ -100,3 +100,21 @@ fn sandboxes_run_side_by_side() {
     assert_ne!(a.dir(), b.dir());
     assert!(process_alive(a.pid().unwrap() as i32) && process_alive(b.pid().unwrap() as i32));
 }
+
+#[test]
+fn a_named_postgres_directory_is_used_or_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = Sandbox::start_postgres_from(empty.path(), &[]).unwrap_err();
+    assert!(matches!(err, SandboxError::NoServerIn { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&empty.path().display().to_string()),
+        "{err}"
+    );
+    // The installed server named by the directory above its bin/ (as the npm builds unpack).
+    let installed = Sandbox::start(Engine::Postgres).unwrap();
+    let bindir = installed.pg_bindir().unwrap().to_path_buf();
+    drop(installed);
+    let named = Sandbox::start_postgres_from(bindir.parent().unwrap(), &[]).unwrap();
+    assert_eq!(named.pg_bindir(), Some(bindir.as_path()));
+}
