@@ -150,15 +150,20 @@ impl std::fmt::Display for Disagreement {
     }
 }
 
-/// The server's bounds in the catalog's unit for `knob`: live bounds come in bytes or
-/// milliseconds, the catalog counts time in the knob's own unit.
-fn live_bounds_in_unit(knob: &Knob, live: &LiveKnob) -> (Option<f64>, Option<f64>) {
+/// A live figure, in bytes or milliseconds, in the catalog's unit for `knob` (which counts
+/// time in the knob's own unit). Negative figures are special values (-1 = off), not times.
+fn in_catalog_unit(knob: &Knob, live: &LiveKnob, x: f64) -> f64 {
     let is_time = live.unit_class == Some(UnitClass::Time);
-    let to_unit = |x: f64| match knob.unit() {
+    match knob.unit() {
         Unit::Seconds if is_time && x >= 0.0 => x / 1000.0,
         Unit::Micros if is_time && x >= 0.0 => x * 1000.0,
         _ => x,
-    };
+    }
+}
+
+/// The server's bounds in the catalog's unit for `knob`.
+fn live_bounds_in_unit(knob: &Knob, live: &LiveKnob) -> (Option<f64>, Option<f64>) {
+    let to_unit = |x| in_catalog_unit(knob, live, x);
     (live.min.map(to_unit), live.max.map(to_unit))
 }
 
@@ -282,16 +287,9 @@ pub fn disagreements(knob: &Knob, live: &LiveKnob) -> Vec<Disagreement> {
 /// comes as a plain number in bytes or milliseconds, rescaled like the bounds; everything
 /// else as text with its unit ("4MB", "5min").
 fn live_default(knob: &Knob, live: &LiveKnob, text: &str) -> knobs::Result<Value> {
-    match (&knob.kind, live.unit_class) {
-        (KnobKind::Real { .. }, Some(_)) => {
-            let shadow = LiveKnob {
-                min: text.trim().parse().ok(),
-                ..live.clone()
-            };
-            match live_bounds_in_unit(knob, &shadow).0 {
-                Some(v) => knob.parse_value(&v.to_string()),
-                None => knob.parse_value(text),
-            }
+    match (&knob.kind, text.trim().parse::<f64>()) {
+        (KnobKind::Real { .. }, Ok(x)) if live.unit_class.is_some() => {
+            knob.parse_value(&in_catalog_unit(knob, live, x).to_string())
         }
         _ => knob.parse_value(text),
     }
