@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Version};
+use knobs::{catalog, ApplyMode, Engine, Knob, KnobKind, Unit, Value, Version};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use thiserror::Error;
@@ -118,39 +118,199 @@ pub fn unit_class(unit: Unit) -> Option<UnitClass> {
     }
 }
 
-fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Knob {
-    let name = knob.name.clone();
-    if kind_name(&knob.kind) != live.kind {
-        warnings.push(format!(
-            "{name}: catalog says {}, server says {}",
-            kind_name(&knob.kind),
-            live.kind
-        ));
+/// What a catalog entry and the live server's description of a knob disagree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aspect {
+    Type,
+    Unit,
+    /// How a change takes effect (pg_settings.context).
+    Apply,
+    /// The server's min and max.
+    Bounds,
+    /// The built-in default (pg_settings.boot_val).
+    Default,
+    /// Enum values the server does not accept.
+    Values,
+    /// The tuning range reaches outside the server's bounds.
+    Range,
+}
+
+/// One disagreement between the catalog and a live server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Disagreement {
+    pub knob: String,
+    pub aspect: Aspect,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.knob, self.detail)
     }
-    if let Some(apply) = live.apply {
-        if apply != knob.apply {
-            warnings.push(format!(
-                "{name}: catalog says it applies by {:?}, server says {:?}; using the server's",
-                knob.apply, apply
-            ));
-            knob.apply = apply;
-        }
-    }
-    let unit = knob.unit();
-    if live.unit_class.is_some() && live.unit_class != unit_class(unit) {
-        warnings.push(format!(
-            "{name}: catalog unit {unit:?} does not match the server's unit class {:?}",
-            live.unit_class
-        ));
-    }
-    // Live bounds come in bytes or milliseconds; the catalog counts time in the knob's unit.
+}
+
+/// A live figure, in bytes or milliseconds, in the catalog's unit for `knob` (which counts
+/// time in the knob's own unit). Negative figures are special values (-1 = off), not times.
+fn in_catalog_unit(knob: &Knob, live: &LiveKnob, x: f64) -> f64 {
     let is_time = live.unit_class == Some(UnitClass::Time);
-    let to_unit = |x: f64| match unit {
+    match knob.unit() {
         Unit::Seconds if is_time && x >= 0.0 => x / 1000.0,
         Unit::Micros if is_time && x >= 0.0 => x * 1000.0,
         _ => x,
+    }
+}
+
+/// The server's bounds in the catalog's unit for `knob`.
+fn live_bounds_in_unit(knob: &Knob, live: &LiveKnob) -> (Option<f64>, Option<f64>) {
+    let to_unit = |x| in_catalog_unit(knob, live, x);
+    (live.min.map(to_unit), live.max.map(to_unit))
+}
+
+/// Every way the catalog's `knob` disagrees with the server's own description of it. The
+/// tests hold PostgreSQL catalogs to none of these; [`discover`] warns about those that
+/// change what dbtuner does and takes the server's word.
+pub fn disagreements(knob: &Knob, live: &LiveKnob) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    let mut say = |aspect, detail: String| {
+        out.push(Disagreement {
+            knob: knob.name.clone(),
+            aspect,
+            detail,
+        })
     };
-    let (mut live_min, mut live_max) = (live.min.map(to_unit), live.max.map(to_unit));
+    let kind = kind_name(&knob.kind);
+    if kind != live.kind {
+        say(
+            Aspect::Type,
+            format!("catalog says {kind}, server says {}", live.kind),
+        );
+    }
+    if let Some(apply) = live.apply.filter(|a| *a != knob.apply) {
+        say(
+            Aspect::Apply,
+            format!(
+                "catalog says it applies by {:?}, server says {apply:?}",
+                knob.apply
+            ),
+        );
+    }
+    let unit = knob.unit();
+    // MySQL and MariaDB do not report units; PostgreSQL reports none for commit_delay's
+    // microseconds.
+    let unit_known = knob.engine == Engine::Postgres || live.unit_class.is_some();
+    if unit_known
+        && live.unit_class != unit_class(unit)
+        && !(live.unit_class.is_none() && unit == Unit::Micros)
+    {
+        say(
+            Aspect::Unit,
+            format!(
+                "catalog unit {unit:?} does not match the server's unit class {:?}",
+                live.unit_class
+            ),
+        );
+    }
+    let (live_min, live_max) = live_bounds_in_unit(knob, live);
+    if let (Some((min, max)), Some(lmin), Some(lmax)) = (knob.numeric_bounds(), live_min, live_max)
+    {
+        // Integers compare exactly: a catalog max one unit above the server's lets through a
+        // value the server refuses. Reals within rounding of their decimal text.
+        let same = |a: f64, b: f64| match knob.kind {
+            KnobKind::Integer { .. } => a.round() == b.round(),
+            _ => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        };
+        let show = |x: f64| match knob.kind {
+            KnobKind::Integer { .. } => Value::Int(x as i64).human(unit),
+            _ => x.to_string(),
+        };
+        if !same(min, lmin) || !same(max, lmax) {
+            say(
+                Aspect::Bounds,
+                format!(
+                    "bounds {}..{} in the catalog, {}..{} on the server",
+                    show(min),
+                    show(max),
+                    show(lmin),
+                    show(lmax)
+                ),
+            );
+        }
+        if let Some(range) = knob.range {
+            if range.low < lmin - 1e-9 || range.high > lmax + 1e-9 {
+                say(
+                    Aspect::Range,
+                    format!(
+                        "tuning range {}..{} outside the server's bounds {}..{}",
+                        show(range.low),
+                        show(range.high),
+                        show(lmin),
+                        show(lmax)
+                    ),
+                );
+            }
+        }
+    }
+    if let KnobKind::Enum { values } = &knob.kind {
+        let missing: Vec<&String> = values
+            .iter()
+            .filter(|v| !live.enum_values.iter().any(|l| l.eq_ignore_ascii_case(v)))
+            .collect();
+        if !live.enum_values.is_empty() && !missing.is_empty() {
+            say(
+                Aspect::Values,
+                format!("values {missing:?} not accepted by this server"),
+            );
+        }
+    }
+    if let Some(text) = &live.default {
+        match live_default(knob, live, text) {
+            Ok(v) if v != knob.default => say(
+                Aspect::Default,
+                format!(
+                    "default is {} on this server, {} in the catalog",
+                    v.human(unit),
+                    knob.default.human(unit)
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => say(
+                Aspect::Default,
+                format!("the server's default '{text}' is not a value of the catalog's knob: {e}"),
+            ),
+        }
+    }
+    out
+}
+
+/// The server's default as a value of `knob`. A real with a unit (vacuum_cost_delay's ms)
+/// comes as a plain number in bytes or milliseconds, rescaled like the bounds; everything
+/// else as text with its unit ("4MB", "5min").
+fn live_default(knob: &Knob, live: &LiveKnob, text: &str) -> knobs::Result<Value> {
+    match (&knob.kind, text.trim().parse::<f64>()) {
+        (KnobKind::Real { .. }, Ok(x)) if live.unit_class.is_some() => {
+            knob.parse_value(&in_catalog_unit(knob, live, x).to_string())
+        }
+        _ => knob.parse_value(text),
+    }
+}
+
+fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Knob {
+    let name = knob.name.clone();
+    // Bounds are taken from the server below without a word: that is the safe direction, and
+    // MySQL's and MariaDB's reported bounds rarely match a manual's round numbers.
+    for d in disagreements(&knob, live) {
+        match d.aspect {
+            Aspect::Type | Aspect::Unit => warnings.push(d.to_string()),
+            Aspect::Apply | Aspect::Default => warnings.push(format!("{d}; using the server's")),
+            Aspect::Values => warnings.push(format!("{d}; left out")),
+            Aspect::Bounds | Aspect::Range => tracing::debug!("{d}"),
+        }
+    }
+    if let Some(apply) = live.apply {
+        knob.apply = apply;
+    }
+    let (mut live_min, mut live_max) = live_bounds_in_unit(&knob, live);
     if let (Some(lo), Some(hi)) = (live_min, live_max) {
         // A server's bounds are outside data: NaN or min > max would panic in clamp below.
         if lo.is_nan() || hi.is_nan() || lo > hi {
@@ -186,9 +346,6 @@ fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Kno
                 .filter(|v| !live.enum_values.iter().any(|l| l.eq_ignore_ascii_case(v)))
                 .collect();
             if !missing.is_empty() {
-                warnings.push(format!(
-                    "{name}: values {missing:?} not accepted by this server; left out"
-                ));
                 values.retain(|v| live.enum_values.iter().any(|l| l.eq_ignore_ascii_case(v)));
             }
         }
@@ -205,19 +362,12 @@ fn reconcile(mut knob: Knob, live: &LiveKnob, warnings: &mut Vec<String>) -> Kno
             ));
         }
     }
-    if let Some(text) = &live.default {
-        match knob.parse_value(text) {
-            Ok(v) if v != knob.default => {
-                warnings.push(format!(
-                    "{name}: default is {} on this server, {} in the catalog; using the server's",
-                    v.human(unit),
-                    knob.default.human(unit)
-                ));
-                knob.default = v;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(knob = %name, "server default '{text}' not parsed: {e}"),
-        }
+    if let Some(v) = live
+        .default
+        .as_deref()
+        .and_then(|t| live_default(&knob, live, t).ok())
+    {
+        knob.default = v;
     }
     knob
 }
@@ -260,9 +410,17 @@ async fn postgres(
                 }
             })
         };
+        let kind: String = row.get(1);
         let boot: Option<String> = row.get(7);
         let default = boot.map(|b| {
-            if unit.is_empty() || b.starts_with('-') {
+            if kind == "real" && !b.starts_with('-') {
+                // A real's unit cannot be spelled after it ("2ms" is not a number): give it in
+                // bytes or milliseconds, as its bounds are.
+                match (b.parse::<f64>(), unit_info) {
+                    (Ok(x), Some((_, factor))) => (x * factor).to_string(),
+                    _ => b,
+                }
+            } else if unit.is_empty() || b.starts_with('-') {
                 b
             } else {
                 format!(
@@ -290,7 +448,7 @@ async fn postgres(
             name.clone(),
             LiveKnob {
                 name,
-                kind: row.get(1),
+                kind,
                 unit_class: unit_info.map(|(c, _)| c),
                 min: scale(row.get(3)),
                 max: scale(row.get(4)),
@@ -456,5 +614,30 @@ mod tests {
         let mut warnings = Vec::new();
         let out = reconcile(knob.clone(), &live(Some(65536.0), Some(1e9)), &mut warnings);
         assert_eq!(out.numeric_bounds(), Some((65536.0, 1e9)));
+    }
+
+    #[test]
+    fn a_real_with_a_unit_has_its_default_compared_as_a_number() {
+        // The server's "2" ms came out as "2ms", which no real parses: every major disagreed.
+        let cat = catalog::for_engine(Engine::Postgres).unwrap();
+        let knob = catalog::find(&cat, "autovacuum_vacuum_cost_delay")
+            .unwrap()
+            .clone();
+        let live = |default: &str| LiveKnob {
+            name: knob.name.clone(),
+            kind: "real".into(),
+            unit_class: Some(UnitClass::Time),
+            min: Some(-1.0),
+            max: Some(100.0),
+            apply: Some(ApplyMode::Reload),
+            enum_values: Vec::new(),
+            default: Some(default.into()),
+            setting: default.into(),
+            pending_restart: false,
+        };
+        assert_eq!(disagreements(&knob, &live("2")), []);
+        let found = disagreements(&knob, &live("20"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].aspect, Aspect::Default);
     }
 }

@@ -1,6 +1,6 @@
 //! Knob catalogs, kept as data (`knobs/catalog/*.toml`, embedded at build time) so that they
 //! read like the manuals they come from and can be checked against live servers: PostgreSQL
-//! 13–17 and MySQL 8.0 / MariaDB 10.6+ (InnoDB and the server layer). A catalog for a given
+//! 13–18 and MySQL 8.0 / MariaDB 10.6+ (InnoDB and the server layer). A catalog for a given
 //! engine and version keeps only the knobs that version has, with that version's defaults.
 
 use std::collections::BTreeMap;
@@ -52,6 +52,13 @@ struct Entry {
     mariadb_until: Option<String>,
     #[serde(default)]
     defaults_by_version: BTreeMap<String, String>,
+    /// Bounds and contexts that changed in some version, keyed like `defaults_by_version`.
+    #[serde(default)]
+    min_by_version: BTreeMap<String, String>,
+    #[serde(default)]
+    max_by_version: BTreeMap<String, String>,
+    #[serde(default)]
+    apply_by_version: BTreeMap<String, ApplyMode>,
     description: String,
 }
 
@@ -150,6 +157,27 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The value of the newest version-specific entry at or below `version`: `{ "13" = "1",
+/// "15" = "2" }` gives 13 and 14 the first, 15 and later the second. MySQL's entries are keyed
+/// "8.0" and apply to every 8.0 release; MariaDB's and PostgreSQL's by their own versions.
+fn by_version<T>(map: &BTreeMap<String, T>, engine: Engine, version: Version) -> Option<&T> {
+    let mut best: Option<(Version, &T)> = None;
+    for (key, value) in map {
+        let Some(k) = Version::parse(key) else {
+            continue;
+        };
+        let applies = match engine {
+            Engine::Mysql => k.major == 8,
+            Engine::Mariadb => k.major >= 10 && version.at_least(key),
+            Engine::Postgres => version.at_least(key),
+        };
+        if applies && best.is_none_or(|(b, _)| k > b) {
+            best = Some((k, value));
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
 impl Entry {
     /// First and last version of `engine` that have the knob; `since`/`until` speak for
     /// PostgreSQL, or for the one engine named by `only`.
@@ -190,6 +218,12 @@ impl Entry {
             "s" => Unit::Seconds,
             other => return Err(bad(&format!("unknown unit '{other}'"))),
         };
+        let min = by_version(&self.min_by_version, engine, version)
+            .or(self.min.as_ref())
+            .cloned();
+        let max = by_version(&self.max_by_version, engine, version)
+            .or(self.max.as_ref())
+            .cloned();
         let number = |text: &Option<String>, what: &str| -> Result<f64> {
             let text = text.as_ref().ok_or_else(|| bad(&format!("no {what}")))?;
             crate::value::parse_scaled(text, unit)
@@ -198,13 +232,13 @@ impl Entry {
         let kind = match self.kind.as_str() {
             "bool" => KnobKind::Bool,
             "integer" => KnobKind::Integer {
-                min: number(&self.min, "min")? as i64,
-                max: number(&self.max, "max")? as i64,
+                min: number(&min, "min")? as i64,
+                max: number(&max, "max")? as i64,
                 unit,
             },
             "real" => KnobKind::Real {
-                min: number(&self.min, "min")?,
-                max: number(&self.max, "max")?,
+                min: number(&min, "min")?,
+                max: number(&max, "max")?,
                 unit,
             },
             "enum" => KnobKind::Enum {
@@ -232,7 +266,9 @@ impl Entry {
             default: Value::Bool(false),
             apply: match engine {
                 Engine::Mysql => self.mysql_apply.unwrap_or(self.apply),
-                _ => self.apply,
+                _ => by_version(&self.apply_by_version, engine, version)
+                    .copied()
+                    .unwrap_or(self.apply),
             },
             durability: self.durability,
             risky_values: self.risky.clone(),
@@ -249,28 +285,8 @@ impl Entry {
         Ok(knob)
     }
 
-    /// The default of the newest version-specific entry at or below `version`; MySQL's
-    /// defaults are keyed "8.0", MariaDB's and PostgreSQL's by their own versions.
     fn default_for(&self, engine: Engine, version: Version) -> &str {
-        let mut best: Option<(Version, &str)> = None;
-        for (key, value) in &self.defaults_by_version {
-            let Some(k) = Version::parse(key) else {
-                continue;
-            };
-            let applies = match engine {
-                Engine::Mysql => k.major == 8,
-                Engine::Mariadb => k.major >= 10,
-                Engine::Postgres => true,
-            };
-            let matches_version = match engine {
-                Engine::Mysql => true,
-                _ => version.at_most(key) && version.at_least(key),
-            };
-            if applies && matches_version && best.is_none_or(|(b, _)| k > b) {
-                best = Some((k, value));
-            }
-        }
-        best.map(|(_, v)| v).unwrap_or(&self.default)
+        by_version(&self.defaults_by_version, engine, version).unwrap_or(&self.default)
     }
 
     fn version_note(&self, engine: Engine) -> String {
@@ -298,6 +314,7 @@ mod tests {
                     Version::new(15, 0, 0),
                     Version::new(16, 0, 0),
                     Version::new(17, 0, 0),
+                    Version::new(18, 0, 0),
                 ],
             ),
             (
@@ -383,6 +400,54 @@ mod tests {
         };
         assert_eq!(hash_mem(Version::new(14, 0, 0)), Value::Real(1.0));
         assert_eq!(hash_mem(Version::new(15, 0, 0)), Value::Real(2.0));
+        assert_eq!(hash_mem(Version::new(18, 4, 0)), Value::Real(2.0));
+        // The newest entry at or below the version wins, for defaults, bounds and contexts.
+        let pg = |v, name: &str| {
+            find(&for_version(Engine::Postgres, v).unwrap(), name)
+                .unwrap()
+                .clone()
+        };
+        let (v13, v17, v18) = (
+            Version::new(13, 23, 0),
+            Version::new(17, 10, 0),
+            Version::new(18, 4, 0),
+        );
+        assert_eq!(
+            pg(v13, "checkpoint_completion_target").default,
+            Value::Real(0.5)
+        );
+        assert_eq!(
+            pg(v17, "checkpoint_completion_target").default,
+            Value::Real(0.9)
+        );
+        assert_eq!(pg(v17, "effective_io_concurrency").default, Value::Int(1));
+        assert_eq!(pg(v18, "effective_io_concurrency").default, Value::Int(16));
+        assert_eq!(
+            pg(v17, "vacuum_buffer_usage_limit").default,
+            Value::Int(2 << 20)
+        );
+        assert_eq!(
+            pg(v18, "vacuum_buffer_usage_limit").default,
+            Value::Int(2 << 20)
+        );
+        assert_eq!(pg(v17, "autovacuum_max_workers").apply, ApplyMode::Restart);
+        assert_eq!(pg(v18, "autovacuum_max_workers").apply, ApplyMode::Reload);
+        assert_eq!(
+            pg(Version::new(16, 0, 0), "maintenance_work_mem").numeric_bounds(),
+            Some((1048576.0, 2147483647.0 * 1024.0))
+        );
+        assert_eq!(
+            pg(v17, "maintenance_work_mem")
+                .numeric_bounds()
+                .map(|b| b.0),
+            Some(65536.0)
+        );
+        assert_eq!(
+            pg(v18, "io_combine_limit").numeric_bounds().map(|b| b.1),
+            Some(1048576.0)
+        );
+        assert!(names(Engine::Postgres, v18).contains(&"io_method".to_string()));
+        assert!(!names(Engine::Postgres, v17).contains(&"io_method".to_string()));
         let ahi = |e, v| {
             find(&for_version(e, v).unwrap(), "innodb_adaptive_hash_index")
                 .unwrap()

@@ -56,7 +56,7 @@ impl Version {
     /// Whether dbtuner's catalog covers this version (others work from live discovery).
     pub fn is_supported(self, engine: Engine) -> bool {
         match engine {
-            Engine::Postgres => (13..=17).contains(&self.major),
+            Engine::Postgres => (13..=18).contains(&self.major),
             Engine::Mysql => self.major == 8 && self.minor == 0,
             Engine::Mariadb => (self.major == 10 && self.minor >= 6) || self.major == 11,
         }
@@ -117,8 +117,9 @@ mod tests {
             !Version::new(8, 0, 30).at_most("8.0.29") && Version::new(8, 0, 30).at_least("8.0.30")
         );
         assert!(
-            Version::new(17, 0, 0).is_supported(Engine::Postgres)
+            Version::new(18, 4, 0).is_supported(Engine::Postgres)
                 && !Version::new(12, 0, 0).is_supported(Engine::Postgres)
+                && !Version::new(19, 0, 0).is_supported(Engine::Postgres)
         );
     }
 }

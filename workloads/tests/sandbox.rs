@@ -225,3 +225,21 @@ async fn postgres_sandbox_lets_no_one_in_without_its_password() {
 async fn mariadb_sandbox_lets_no_one_in_without_its_password() {
     lets_no_one_in_without_its_password(Engine::Mariadb).await;
 }
+
+#[test]
+fn a_named_postgres_directory_is_used_or_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = Sandbox::start_postgres_from(empty.path(), &[]).unwrap_err();
+    assert!(matches!(err, SandboxError::NoServerIn { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&empty.path().display().to_string()),
+        "{err}"
+    );
+    // The installed server named by the directory above its bin/ (as the npm builds unpack).
+    let installed = Sandbox::start(Engine::Postgres).unwrap();
+    let bindir = installed.pg_bindir().unwrap().to_path_buf();
+    drop(installed);
+    let named = Sandbox::start_postgres_from(bindir.parent().unwrap(), &[]).unwrap();
+    assert_eq!(named.pg_bindir(), Some(bindir.as_path()));
+}

@@ -175,6 +175,8 @@ pub enum WorkloadCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub pg_server: PgServerArgs,
     /// Target URL (postgres://… or mysql://…).
     #[arg(
         long,
@@ -320,6 +322,8 @@ impl From<CatalogEngine> for knobs::Engine {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub pg_server: PgServerArgs,
     /// Which engine to start a sandbox of.
     #[arg(long, value_enum, default_value = "postgres")]
     pub engine: SandboxEngine,
@@ -378,6 +382,8 @@ pub enum ObjectiveArg {
 /// `dbtuner tune`.
 #[derive(Debug, Args)]
 pub struct TuneArgs {
+    #[command(flatten)]
+    pub pg_server: PgServerArgs,
     /// Start a throwaway sandbox of this engine, load the workload's data and tune it.
     #[arg(long, value_enum, conflicts_with = "target")]
     pub sandbox: Option<SandboxEngine>,
@@ -534,8 +540,32 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
+/// The PostgreSQL server a command's sandboxes run.
+#[derive(Debug, Args)]
+pub struct PgServerArgs {
+    /// PostgreSQL server for sandboxes: a directory holding initdb and postgres (or a build
+    /// whose bin/ does), e.g. /usr/lib/postgresql/17/bin. Default: the installed server.
+    #[arg(long, value_name = "DIR", env = "DBTUNER_PG_BINDIR")]
+    pub pg_bindir: Option<PathBuf>,
+}
+
+impl Command {
+    /// The `--pg-bindir` of the commands that start sandboxes.
+    pub fn pg_bindir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Demo(a) => a.pg_server.pg_bindir.as_deref(),
+            Command::Tune(a) => a.pg_server.pg_bindir.as_deref(),
+            Command::Bench(a) => a.pg_server.pg_bindir.as_deref(),
+            Command::Sandbox(a) => a.pg_server.pg_bindir.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
+    #[command(flatten)]
+    pub pg_server: PgServerArgs,
     #[arg(long, value_enum, default_value = "postgres")]
     pub engine: SandboxEngine,
     /// Print the URL and PID as JSON.

@@ -17,7 +17,7 @@ fn version_arg(engine: knobs::Engine, version: Option<&str>) -> Result<knobs::Ve
         ))
     })?;
     if !v.is_supported(engine) {
-        return Err(BadInput(format!("--version {text}: {} {v} is not in the catalog (PostgreSQL 13-17, MySQL 8.0, MariaDB 10.6-11.x)", engine.display_name())).into());
+        return Err(BadInput(format!("--version {text}: {} {v} is not in the catalog (PostgreSQL 13-18, MySQL 8.0, MariaDB 10.6-11.x)", engine.display_name())).into());
     }
     Ok(v)
 }

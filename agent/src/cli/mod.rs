@@ -25,6 +25,17 @@ use crate::BadInput;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    if let Some(dir) = cli.command.pg_bindir() {
+        match workloads::sandbox::postgres_server_dir(dir) {
+            // Every sandbox of this process (the command's own, tune's staging, the demo's)
+            // reads the variable; it is set here, before the runtime starts any thread.
+            Ok(bindir) => std::env::set_var(workloads::sandbox::PG_BINDIR_ENV, bindir),
+            Err(e) => {
+                eprintln!("error: --pg-bindir: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,7 +16,7 @@ pub async fn run(args: SandboxArgs) -> Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({ "engine": engine.as_str(), "url": sandbox.url(), "pid": pid, "dir": sandbox.dir() })
+            serde_json::json!({ "engine": engine.as_str(), "url": sandbox.url(), "pid": pid, "dir": sandbox.dir(), "pg_bindir": sandbox.pg_bindir() })
         );
     } else {
         println!("{}", sandbox.url());

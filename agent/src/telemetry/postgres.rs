@@ -1,4 +1,4 @@
-//! The PostgreSQL collector (13–17): one connection with `statement_timeout` and
+//! The PostgreSQL collector (13–18): one connection with `statement_timeout` and
 //! `lock_timeout` set, the server's views probed for their columns at run time (they change
 //! between versions), and every view that cannot be read turned into a notice instead of a
 //! failed snapshot.

@@ -5,10 +5,21 @@ use std::process::Command;
 
 use super::SandboxError;
 
-/// The directory holding `initdb` and `postgres`: `pg_config --bindir`, then the newest
-/// `/usr/lib/postgresql/*/bin`, then `PATH`.
+/// Names a PostgreSQL server directory (a `bin` holding `initdb` and `postgres`) that
+/// sandboxes use instead of the installed server.
+pub const PG_BINDIR_ENV: &str = "DBTUNER_PG_BINDIR";
+
+fn has_server(dir: &Path) -> bool {
+    dir.join("postgres").is_file() && dir.join("initdb").is_file()
+}
+
+/// The directory holding `initdb` and `postgres`: `$DBTUNER_PG_BINDIR` when set, else
+/// `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`, then `PATH`.
 pub(crate) fn postgres_bindir() -> Result<PathBuf, SandboxError> {
-    let has_server = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
+    // A directory the user named is used or refused, never silently replaced by another server.
+    if let Some(dir) = std::env::var_os(PG_BINDIR_ENV).filter(|d| !d.is_empty()) {
+        return postgres_server_dir(Path::new(&dir));
+    }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if out.status.success() && has_server(&dir) {
@@ -38,6 +49,21 @@ pub(crate) fn postgres_bindir() -> Result<PathBuf, SandboxError> {
         binary: "postgres and initdb".into(),
         install: "apt-get install postgresql-15 (or your distribution's PostgreSQL server package)"
             .into(),
+    })
+}
+
+/// The server binaries of a named PostgreSQL directory: `dir` itself when it holds `initdb`
+/// and `postgres`, or its `bin` (so both a bindir and a build's root are accepted).
+pub fn postgres_server_dir(dir: &Path) -> Result<PathBuf, SandboxError> {
+    if has_server(dir) {
+        return Ok(dir.to_path_buf());
+    }
+    let bin = dir.join("bin");
+    if has_server(&bin) {
+        return Ok(bin);
+    }
+    Err(SandboxError::NoServerIn {
+        dir: dir.to_path_buf(),
     })
 }
 

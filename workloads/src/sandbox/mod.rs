@@ -10,6 +10,8 @@ mod mariadb;
 mod postgres;
 mod spawner;
 
+pub use binaries::{postgres_server_dir, PG_BINDIR_ENV};
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -33,6 +35,8 @@ pub enum SandboxError {
         user: String,
         package: String,
     },
+    #[error("{} holds no PostgreSQL server: neither it nor its bin/ has both initdb and postgres; name the bin directory of a PostgreSQL build (e.g. /usr/lib/postgresql/15/bin)", dir.display())]
+    NoServerIn { dir: PathBuf },
     #[error("{step} failed: {detail}")]
     Init { step: String, detail: String },
     #[error("{engine} sandbox did not start: {reason}\n--- server log ({log}) ---\n{excerpt}")]
@@ -60,6 +64,8 @@ pub struct Sandbox {
     port: u16,
     child: Option<Child>,
     settings: BTreeMap<String, String>,
+    /// PostgreSQL's `bin`, chosen once at start so that a restart runs the same server.
+    pg_bindir: Option<PathBuf>,
     run_as: Option<RunAs>,
     /// The superuser's password, random per sandbox: no one else on the host gets in.
     password: String,
@@ -80,6 +86,33 @@ impl Sandbox {
     /// Start a sandbox with extra server settings (`name`, `value`), given to the server at
     /// start (`-c name=value` / `--name=value`).
     pub fn start_with(engine: Engine, settings: &[(&str, &str)]) -> Result<Sandbox, SandboxError> {
+        // Check the binaries before creating anything.
+        let pg_bindir = match engine {
+            Engine::Postgres => Some(binaries::postgres_bindir()?),
+            Engine::Mysql | Engine::Mariadb => {
+                drop(binaries::mariadb_binaries()?);
+                None
+            }
+        };
+        Self::start_inner(engine, pg_bindir, settings)
+    }
+
+    /// Start a PostgreSQL sandbox from the server in `bindir` (a directory holding `initdb`
+    /// and `postgres`, or a build whose `bin` does), whatever is installed or named by
+    /// `DBTUNER_PG_BINDIR`.
+    pub fn start_postgres_from(
+        bindir: &Path,
+        settings: &[(&str, &str)],
+    ) -> Result<Sandbox, SandboxError> {
+        let bindir = binaries::postgres_server_dir(bindir)?;
+        Self::start_inner(Engine::Postgres, Some(bindir), settings)
+    }
+
+    fn start_inner(
+        engine: Engine,
+        pg_bindir: Option<PathBuf>,
+        settings: &[(&str, &str)],
+    ) -> Result<Sandbox, SandboxError> {
         remove_stale_dirs();
         let run_as = match engine {
             Engine::Postgres => unprivileged_user(engine, "postgres", "postgresql")?,
@@ -87,11 +120,6 @@ impl Sandbox {
                 unprivileged_user(engine, "mysql", "mariadb-server")?
             }
         };
-        // Check the binaries before creating anything.
-        match engine {
-            Engine::Postgres => drop(binaries::postgres_bindir()?),
-            Engine::Mysql | Engine::Mariadb => drop(binaries::mariadb_binaries()?),
-        }
         let dir = tempfile::Builder::new()
             .prefix(&format!("dbtuner-sandbox-{}-", std::process::id()))
             .tempdir()?;
@@ -106,9 +134,9 @@ impl Sandbox {
                 .map_err(std::io::Error::from)?;
         }
         let password = random_password()?;
-        match engine {
-            Engine::Postgres => postgres::init(dir.path(), run_as, &password)?,
-            Engine::Mysql | Engine::Mariadb => mariadb::init(dir.path(), run_as, &password)?,
+        match &pg_bindir {
+            Some(bindir) => postgres::init(dir.path(), bindir, run_as, &password)?,
+            None => mariadb::init(dir.path(), run_as, &password)?,
         }
         let mut sandbox = Sandbox {
             engine,
@@ -118,6 +146,7 @@ impl Sandbox {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            pg_bindir,
             run_as,
             password,
             log_offset: 0,
@@ -187,6 +216,11 @@ impl Sandbox {
     /// PID of the server's main process, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// PostgreSQL's `bin` this sandbox runs (None for MariaDB/MySQL).
+    pub fn pg_bindir(&self) -> Option<&Path> {
+        self.pg_bindir.as_deref()
     }
 
     /// Settings given to the server at start.
@@ -278,13 +312,16 @@ impl Sandbox {
             nix::unistd::chown(&log_path, Some(who.uid), Some(who.gid))
                 .map_err(std::io::Error::from)?;
         }
-        let command = match self.engine {
-            Engine::Postgres => {
-                postgres::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
-            }
-            Engine::Mysql | Engine::Mariadb => {
-                mariadb::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?
-            }
+        let command = match &self.pg_bindir {
+            Some(bindir) => postgres::command(
+                bindir,
+                self.dir.path(),
+                self.port,
+                &self.settings,
+                self.run_as,
+                log,
+            )?,
+            None => mariadb::command(self.dir.path(), self.port, &self.settings, self.run_as, log)?,
         };
         let child = spawner::spawn_tied_to_us(command)?;
         self.child = Some(child);

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{binaries, RunAs, SandboxError};
+use super::{RunAs, SandboxError};
 
 fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
     if let Some(who) = run_as {
@@ -18,8 +18,12 @@ fn as_user(command: &mut Command, dir: &Path, run_as: Option<RunAs>) {
 
 /// initdb with SCRAM for every connection, local socket included: the superuser's password
 /// goes in through a private file that is removed right after.
-pub(crate) fn init(dir: &Path, run_as: Option<RunAs>, password: &str) -> Result<(), SandboxError> {
-    let bindir = binaries::postgres_bindir()?;
+pub(crate) fn init(
+    dir: &Path,
+    bindir: &Path,
+    run_as: Option<RunAs>,
+    password: &str,
+) -> Result<(), SandboxError> {
     let pwfile = dir.join("superuser.pw");
     super::write_private(&pwfile, password, run_as)?;
     let mut command = Command::new(bindir.join("initdb"));
@@ -45,13 +49,13 @@ pub(crate) fn init(dir: &Path, run_as: Option<RunAs>, password: &str) -> Result<
 }
 
 pub(crate) fn command(
+    bindir: &Path,
     dir: &Path,
     port: u16,
     settings: &BTreeMap<String, String>,
     run_as: Option<RunAs>,
     log: File,
 ) -> Result<Command, SandboxError> {
-    let bindir = binaries::postgres_bindir()?;
     let mut command = Command::new(bindir.join("postgres"));
     command
         .arg("-D")
