@@ -86,7 +86,7 @@ pub fn snippets(engine: Engine, candidate: &Config, catalog: &[Knob]) -> Vec<Sni
         ""
     };
     let conf_rollback =
-        format!("# Remove the lines dbtuner added, or write the defaults back:\n{defaults}");
+        format!("# Remove the lines dbtuner added. For reference, the server's built-in defaults\n# (initdb may have written other values into the file; those are what to keep):\n{defaults}");
     match engine {
         Engine::Postgres => {
             let resets: Vec<String> = names
