@@ -104,6 +104,7 @@ async fn session(
             "score": tps,
             "objective": "throughput",
             "derived": { "buffer_hit_ratio": 0.99, "wal_bytes_per_xact": 600.0, "top_waits": [["Lock:transactionid", 4]] },
+            "top_statements": [{ "text": format!("UPDATE tpcb_accounts SET abalance = abalance + $1 -- {label}"), "calls": tps * 10.0, "total_ms": tps * 2.0 }],
             "applied": {},
             "restarted": false,
         })
@@ -295,6 +296,17 @@ fn report_rebuilds_an_accepted_session_from_the_repository() {
     let html = read(&out.join("report.html"));
     assert!(html.contains("<figure id=\"chart-gate_rounds\"><svg"));
     assert!(json["compared_search"].is_null(), "no random search ran");
+    // The server's own statement counters of the default's and the candidate's trials.
+    assert!(md.contains("### The server's top statements"), "{md}");
+    assert!(
+        md.contains("| default | UPDATE tpcb_accounts SET abalance = abalance + $1 -- default | 10000 | 2000.0 | 0.200 |"),
+        "{md}"
+    );
+    assert!(md.contains("-- 3 | 13000 |"), "{md}");
+    assert!(
+        !md.contains("-- heuristic"),
+        "only the default and the candidate: {md}"
+    );
     assert!(
         md.contains(
             "No other session on this engine, workload and objective searched the other way"

@@ -369,8 +369,42 @@ fn statements(o: &mut String, r: &Report, charts: &[Chart]) {
             o,
             "<p class=\"absent\">No per-statement latency was measured in the gate.</p>"
         );
+    } else {
+        driver_statements(o, r, charts);
+    }
+    server_statements(o, r);
+}
+
+/// The server's own counters, beside the driver's timings.
+fn server_statements(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "<h3>The server's top statements</h3>");
+    let rows = r.server_statements();
+    if rows.is_empty() {
+        let _ = writeln!(o, "<p class=\"absent\">The server's statement statistics were not recorded for these trials (PostgreSQL: pg_stat_statements in shared_preload_libraries and the extension created; MySQL/MariaDB: performance_schema on).</p>");
         return;
     }
+    let rows = rows.into_iter().map(|(trial, s)| {
+        let mean = if s.calls > 0.0 {
+            s.total_ms / s.calls
+        } else {
+            0.0
+        };
+        vec![
+            esc(&trial),
+            format!("<code>{}</code>", esc(&s.text)),
+            format!("{:.0}", s.calls),
+            format!("{:.1}", s.total_ms),
+            format!("{mean:.3}"),
+        ]
+    });
+    table(
+        o,
+        &["trial", "statement", "calls", "total ms", "mean ms"],
+        rows,
+    );
+}
+
+fn driver_statements(o: &mut String, r: &Report, charts: &[Chart]) {
     let rows = r.statements.iter().map(|s| {
         vec![
             format!("<code>{}</code>", esc(&s.statement)),

@@ -24,8 +24,8 @@ pub use markdown::render_markdown;
 pub use model::{
     best_vs_default, ApplyKind, Environment, Figure, GateRound, IndexAdvice, KnobChange,
     KnobImportance, KnobSetting, LatencyComparison, MemoryUse, Percentiles, Report,
-    SearchComparison, Snippet, StatementLatency, TrialRecord, TrialStatus, TrialTelemetry,
-    Validation, Verdict, FORMAT_VERSION,
+    SearchComparison, ServerStatement, Snippet, StatementLatency, TrialRecord, TrialStatus,
+    TrialTelemetry, Validation, Verdict, FORMAT_VERSION,
 };
 pub use summary::{verdict_word, Summary};
 

@@ -298,8 +298,44 @@ fn statements(out: &mut String, r: &Report, charts: &[Chart]) {
     let _ = writeln!(out, "\n## Per-statement latency\n");
     if r.statements.is_empty() {
         let _ = writeln!(out, "No per-statement latency was measured in the gate.");
+    } else {
+        driver_statements(out, r, charts);
+    }
+    server_statements(out, r);
+}
+
+/// The server's own counters, beside the driver's timings: they include what the driver
+/// cannot see (statements of other sessions, time inside the server only).
+fn server_statements(out: &mut String, r: &Report) {
+    let _ = writeln!(out, "\n### The server's top statements\n");
+    let rows = r.server_statements();
+    if rows.is_empty() {
+        let _ = writeln!(out, "The server's statement statistics were not recorded for these trials (PostgreSQL: pg_stat_statements in shared_preload_libraries and the extension created; MySQL/MariaDB: performance_schema on).");
         return;
     }
+    let _ = writeln!(
+        out,
+        "| trial | statement | calls | total ms | mean ms |\n|---|---|---|---|---|"
+    );
+    for (trial, s) in rows {
+        let mean = if s.calls > 0.0 {
+            s.total_ms / s.calls
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.1} | {:.3} |",
+            cell(&trial),
+            cell(&s.text),
+            s.calls,
+            s.total_ms,
+            mean
+        );
+    }
+}
+
+fn driver_statements(out: &mut String, r: &Report, charts: &[Chart]) {
     let _ = writeln!(out, "| statement | runs per round | default mean ms | candidate mean ms | default p99 ms | candidate p99 ms |\n|---|---|---|---|---|---|");
     for s in &r.statements {
         let _ = writeln!(
@@ -510,6 +546,7 @@ mod tests {
             telemetry: None,
             score: Some(1000.0),
             top_waits: Vec::new(),
+            top_statements: Vec::new(),
         };
         r.trials.push(trial);
         let f = Figure {

@@ -74,6 +74,18 @@ pub struct TrialRecord {
     /// The most frequent waits sampled during the trial (event, samples), most first.
     #[serde(default)]
     pub top_waits: Vec<(String, u64)>,
+    /// The server's own statement statistics over the trial (pg_stat_statements or
+    /// performance_schema), most time first.
+    #[serde(default)]
+    pub top_statements: Vec<ServerStatement>,
+}
+
+/// One normalized statement as the server counted it during a trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatement {
+    pub text: String,
+    pub calls: f64,
+    pub total_ms: f64,
 }
 
 /// The decision on the best configuration.
@@ -402,6 +414,21 @@ impl Report {
             environment: Environment::default(),
             compared_search: None,
         }
+    }
+
+    /// The server's top statements in the default's trial and in the best configuration's,
+    /// as (trial label, statement).
+    pub fn server_statements(&self) -> Vec<(String, &ServerStatement)> {
+        let best = self.validation.as_ref().map(|v| v.best_trial);
+        self.default
+            .iter()
+            .chain(
+                self.trials
+                    .iter()
+                    .filter(|t| Some(t.id) == best && t.id != 0),
+            )
+            .flat_map(|t| t.top_statements.iter().map(|s| (t.label.clone(), s)))
+            .collect()
     }
 
     /// This session's own curve for [`SearchComparison`]: best so far / default score.

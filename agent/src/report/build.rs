@@ -190,6 +190,10 @@ fn trial(t: &TrialRecord, catalog: &[Knob]) -> (reports::TrialRecord, Config) {
     let derived = m
         .get("derived")
         .and_then(|v| serde_json::from_value::<crate::telemetry::delta::Derived>(v.clone()).ok());
+    rec.top_statements = m
+        .get("top_statements")
+        .and_then(|v| serde_json::from_value::<Vec<reports::ServerStatement>>(v.clone()).ok())
+        .unwrap_or_default();
     rec.top_waits = derived
         .as_ref()
         .map(|d| d.top_waits.clone())

@@ -943,6 +943,15 @@ async fn ensure_database(staging: &Staging) -> Result<bool> {
                     .batch_execute(&format!("CREATE DATABASE {name}"))
                     .await?;
             }
+            // The trials' telemetry reads the server's statement counters in this database
+            // (dbtuner's own); without a superuser it goes on without them and says so.
+            let workload = connect_postgres(&staging.url(name)?).await?;
+            if let Err(e) = workload
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                .await
+            {
+                tracing::debug!("pg_stat_statements in {name}: {e}");
+            }
             Ok(!exists)
         }
         Engine::Mysql | Engine::Mariadb => {

@@ -14,6 +14,9 @@ use crate::repository::{NewTrial, Repository};
 use crate::staging::Applied;
 use crate::telemetry::Observed;
 
+/// Statements of the server's statistics kept per trial for the report.
+const TOP_STATEMENTS: usize = 5;
+
 /// The repository rows of one session.
 pub struct Recorder {
     pub repo: Box<dyn Repository>,
@@ -167,6 +170,19 @@ pub async fn evaluate(
                 "score": score,
                 "objective": bench.objective,
                 "derived": run.observed.as_ref().map(|o| &o.delta.derived),
+                // The server's own view of the statements (normalized texts, no literals).
+                "top_statements": run.observed.as_ref().map(|o| {
+                    o.delta
+                        .statements
+                        .iter()
+                        .take(TOP_STATEMENTS)
+                        .map(|s| serde_json::json!({
+                            "text": s.text,
+                            "calls": s.calls,
+                            "total_ms": s.total_time_ms,
+                        }))
+                        .collect::<Vec<_>>()
+                }),
                 "reason": match &status {
                     TrialStatus::Failed { reason } | TrialStatus::Rejected { reason } => Some(reason),
                     TrialStatus::Measured => None,
@@ -301,5 +317,6 @@ pub fn record(
         telemetry: None,
         score: None,
         top_waits: Vec::new(),
+        top_statements: Vec::new(),
     }
 }

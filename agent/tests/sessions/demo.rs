@@ -99,6 +99,15 @@ fn postgres_demo_measures_default_and_trials() {
             .is_some_and(|w| w > 0.0),
         "{telemetry}"
     );
+    // The server's own statement counters over the default's trial: the TPC-B update leads.
+    let top = report["default"]["top_statements"].as_array().unwrap();
+    assert!(
+        top.iter().any(|s| s["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("UPDATE") && t.contains("abalance"))
+            && s["calls"].as_f64().is_some_and(|c| c > 0.0)),
+        "{top:?}"
+    );
     assert_eq!(report["allow_durability_risk"], false);
     let space: Vec<&str> = report["search_space"]
         .as_array()
