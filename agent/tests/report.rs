@@ -208,9 +208,11 @@ async fn session(
     id
 }
 
-/// A repository with two sessions: 1 accepted (shared_buffers), 2 inconclusive with a
-/// durability-risk candidate (synchronous_commit = off).
-fn repository(dir: &Path) -> String {
+/// One stored session to seed: candidate configuration, verdict, durability risk, optimizer.
+type Seed = (serde_json::Value, Decision, bool, OptimizerChoice);
+
+/// A repository holding `seeds` as sessions 1, 2, …; its spec.
+fn repository_with(dir: &Path, seeds: Vec<Seed>) -> String {
     let path = dir.join("dbtuner.db");
     let spec = path.to_string_lossy().to_string();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -219,27 +221,34 @@ fn repository(dir: &Path) -> String {
         .unwrap();
     rt.block_on(async {
         let repo = agent::repository::open(&spec).await.unwrap();
-        let a = session(
-            repo.as_ref(),
-            dir,
-            json!({ "shared_buffers": "1GB" }),
-            Decision::Accept,
-            false,
-            OptimizerChoice::Auto,
-        )
-        .await;
-        let b = session(
-            repo.as_ref(),
-            dir,
-            json!({ "synchronous_commit": "off" }),
-            Decision::Inconclusive,
-            true,
-            OptimizerChoice::Auto,
-        )
-        .await;
-        assert_eq!((a, b), (1, 2));
+        for (n, (candidate, decision, risky, optimizer)) in seeds.into_iter().enumerate() {
+            let id = session(repo.as_ref(), dir, candidate, decision, risky, optimizer).await;
+            assert_eq!(id, n as i64 + 1);
+        }
     });
     spec
+}
+
+/// A repository with two sessions: 1 accepted (shared_buffers), 2 inconclusive with a
+/// durability-risk candidate (synchronous_commit = off).
+fn repository(dir: &Path) -> String {
+    repository_with(
+        dir,
+        vec![
+            (
+                json!({ "shared_buffers": "1GB" }),
+                Decision::Accept,
+                false,
+                OptimizerChoice::Auto,
+            ),
+            (
+                json!({ "synchronous_commit": "off" }),
+                Decision::Inconclusive,
+                true,
+                OptimizerChoice::Auto,
+            ),
+        ],
+    )
 }
 
 fn read(path: &Path) -> String {
@@ -511,29 +520,22 @@ fn a_repository_url_password_stays_out_of_the_report() {
 #[test]
 fn convergence_is_compared_with_a_random_search_on_the_same_workload() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("dbtuner.db").to_string_lossy().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let repo = agent::repository::open(&spec).await.unwrap();
-        for optimizer in [
-            OptimizerChoice::Random,
-            OptimizerChoice::Auto,
-            OptimizerChoice::Auto,
-        ] {
-            session(
-                repo.as_ref(),
-                dir.path(),
-                json!({ "shared_buffers": "1GB" }),
-                Decision::Accept,
-                false,
-                optimizer,
-            )
-            .await;
-        }
-    });
+    let seed = |optimizer| {
+        (
+            json!({ "shared_buffers": "1GB" }),
+            Decision::Accept,
+            false,
+            optimizer,
+        )
+    };
+    let spec = repository_with(
+        dir.path(),
+        vec![
+            seed(OptimizerChoice::Random),
+            seed(OptimizerChoice::Auto),
+            seed(OptimizerChoice::Auto),
+        ],
+    );
     let out = dir.path().join("compared");
     let run = dbtuner(&[
         "report",
