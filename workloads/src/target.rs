@@ -11,15 +11,11 @@ use thiserror::Error;
 use crate::redact::redact;
 use crate::tls::{RootCerts, SslMode, TlsSettings};
 
-/// URL parameters dbtuner reads itself and hands to no driver.
-const OWN_PARAMETERS: [&str; 6] = [
-    "connect_timeout",
-    "password",
-    "sslmode",
-    "ssl-mode",
-    "sslrootcert",
-    "ssl-ca",
-];
+/// TLS parameters dbtuner reads itself and hands to no driver (tokio-postgres knows only
+/// three of libpq's modes, mysql_async none of these names).
+const TLS_PARAMETERS: [&str; 4] = ["sslmode", "ssl-mode", "sslrootcert", "ssl-ca"];
+/// What mysql_async refuses besides: ours, which tokio-postgres does read.
+const NOT_FOR_MYSQL: [&str; 2] = ["connect_timeout", "password"];
 
 /// How long a connection may take to be established (TCP, TLS, authentication) when the URL
 /// has no `connect_timeout`.
@@ -120,13 +116,13 @@ impl TargetUrl {
         tls_settings(&self.url).unwrap_or_default()
     }
 
-    /// The URL without the parameters dbtuner reads itself.
-    fn without_own_parameters(&self) -> url::Url {
+    /// The URL without the query parameters `dropped`.
+    fn without(&self, dropped: &[&str]) -> url::Url {
         let mut url = self.url.clone();
         let kept: Vec<(String, String)> = self
             .url
             .query_pairs()
-            .filter(|(k, _)| !OWN_PARAMETERS.contains(&k.as_ref()))
+            .filter(|(k, _)| !dropped.contains(&k.as_ref()))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         if kept.is_empty() {
@@ -141,7 +137,8 @@ impl TargetUrl {
     /// query parameters it does not know, so ours are taken out.
     fn for_mysql(&self) -> (String, Option<String>) {
         (
-            self.without_own_parameters().to_string(),
+            self.without(&[&TLS_PARAMETERS[..], &NOT_FOR_MYSQL[..]].concat())
+                .to_string(),
             self.query_value("password"),
         )
     }
@@ -150,13 +147,7 @@ impl TargetUrl {
     /// knows only disable/prefer/require), with its TLS mode set from ours; the certificate
     /// checks are the rustls configuration's.
     pub fn postgres_config(&self) -> Result<tokio_postgres::Config, TargetError> {
-        let mut url = self.without_own_parameters();
-        // Keep what tokio-postgres reads itself.
-        for key in ["connect_timeout", "password"] {
-            if let Some(value) = self.query_value(key) {
-                url.query_pairs_mut().append_pair(key, &value);
-            }
-        }
+        let url = self.without(&TLS_PARAMETERS);
         let mut config =
             tokio_postgres::Config::from_str(url.as_str()).map_err(|e| TargetError::BadUrl {
                 url: self.to_string(),

@@ -168,13 +168,15 @@ impl Sandbox {
 
     /// URL of another database on the same server.
     pub fn url_for_database(&self, database: &str) -> String {
-        let (scheme, user) = match self.engine {
-            Engine::Postgres => ("postgres", "postgres"),
-            Engine::Mysql | Engine::Mariadb => ("mysql", "root"),
+        let scheme = match self.engine {
+            Engine::Postgres => "postgres",
+            Engine::Mysql | Engine::Mariadb => "mysql",
         };
         format!(
-            "{scheme}://{user}:{}@127.0.0.1:{}/{database}",
-            self.password, self.port
+            "{scheme}://{}:{}@127.0.0.1:{}/{database}",
+            self.user(),
+            self.password,
+            self.port
         )
     }
 
