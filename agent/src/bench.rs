@@ -258,15 +258,31 @@ pub fn render(r: &BenchResult) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<24} {:>9} {:>9} {:>9} {:>9}",
-        "template", "count", "mean ms", "p99 ms", "max ms"
+        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "template", "count", "mean ms", "p99 ms", "max ms", "timeouts"
     );
     for (name, t) in &m.per_template {
         let _ = writeln!(
             out,
-            "{:<24} {:>9} {:>9.2} {:>9.2} {:>9.2}",
-            name, t.count, t.latency.mean_ms, t.latency.p99_ms, t.latency.max_ms
+            "{:<24} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9}",
+            name, t.count, t.latency.mean_ms, t.latency.p99_ms, t.latency.max_ms, t.timeouts
         );
+    }
+    if let Some(ms) = m.statement_timeout_ms {
+        let stuck: Vec<String> = m
+            .per_template
+            .iter()
+            .filter(|(_, t)| t.timeouts > 0)
+            .map(|(name, t)| format!("{name} ({} of {})", t.timeouts, t.timeouts + t.count))
+            .collect();
+        if !stuck.is_empty() {
+            let _ = writeln!(
+                out,
+                "timed out at the {:.1} s statement timeout: {}",
+                ms as f64 / 1000.0,
+                stuck.join(", ")
+            );
+        }
     }
     if !r.fidelity.is_empty() {
         let _ = writeln!(

@@ -72,6 +72,7 @@ fn settings(out: &Path, risky: bool, optimizer: OptimizerChoice) -> TuneSettings
         resume_from: None,
         indexes: false,
         index_budget: None,
+        window: None,
     }
 }
 

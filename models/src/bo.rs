@@ -644,6 +644,13 @@ impl Optimizer for BayesOpt {
         }
     }
 
+    fn skip(&mut self, n: u64) {
+        // The earlier run took its design points in order, one per suggestion.
+        let left = self.design.len() - self.next_design;
+        self.next_design += usize::try_from(n).unwrap_or(usize::MAX).min(left);
+        self.suggested += n;
+    }
+
     fn observe(&mut self, point: Vec<f64>, outcome: Outcome) {
         if let Some(i) = self
             .pending

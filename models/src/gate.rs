@@ -129,8 +129,8 @@ pub struct GateEvidence {
 }
 
 /// Student-t interval of the exponentiated mean of `logs` (`None` for fewer than 2 values or
-/// non-finite ones).
-fn log_interval(logs: &[f64], confidence: f64) -> Option<RatioInterval> {
+/// non-finite ones). Public for benchmarks that compare several arms the gate's way.
+pub fn log_interval(logs: &[f64], confidence: f64) -> Option<RatioInterval> {
     let n = logs.len();
     if n < 2 || logs.iter().any(|v| !v.is_finite()) {
         return None;
@@ -148,7 +148,8 @@ fn log_interval(logs: &[f64], confidence: f64) -> Option<RatioInterval> {
     })
 }
 
-fn log_ratio(candidate: f64, baseline: f64) -> f64 {
+/// `ln(candidate / baseline)`, NaN when either is not positive.
+pub fn log_ratio(candidate: f64, baseline: f64) -> f64 {
     if candidate > 0.0 && baseline > 0.0 {
         (candidate / baseline).ln()
     } else {

@@ -24,6 +24,12 @@ pub trait Optimizer {
     fn observe(&mut self, point: Vec<f64>, outcome: Outcome);
     fn observations(&self) -> &[Observation];
 
+    /// Go on after `n` suggestions that an earlier run with the same seed made and whose
+    /// outcomes were observed again here: a resumed session then suggests what the
+    /// interrupted one would have next, instead of starting its sequence (its initial design,
+    /// its random draws) over and suggesting the points it already measured.
+    fn skip(&mut self, n: u64);
+
     /// `q` points to run in parallel before any of them is observed. Optimizers that track
     /// pending points (like [`crate::BayesOpt`]) spread them out; the default just asks `q`
     /// times.

@@ -40,6 +40,10 @@ impl Optimizer for RandomSearch {
         (0..self.dims).map(|_| rng.gen::<f64>()).collect()
     }
 
+    fn skip(&mut self, n: u64) {
+        self.drawn += n;
+    }
+
     fn observe(&mut self, point: Vec<f64>, outcome: Outcome) {
         self.observations.push(Observation { point, outcome });
     }

@@ -53,6 +53,56 @@ fn suggestions_are_valid_points_of_every_kind_and_resume_exactly() {
     }
 }
 
+/// What `tune --resume` does: a new optimizer with the same seed is told the interrupted
+/// run's observations and skips its suggestions. In the initial design (k = 3) and for random
+/// search it then suggests exactly what the first would have next, not the first run's own
+/// points again. In the model phase (k = 12) the GP's hyperparameters are refit from the
+/// observations rather than carried over (the first run warm-starts each fit from the last),
+/// so the suggestions are close, not equal; neither repeats an earlier point.
+#[test]
+fn a_resumed_optimizer_goes_on_where_the_interrupted_one_stopped() {
+    for (k, exact) in [(3usize, true), (12, false)] {
+        for surrogate in [SurrogateKind::Gp, SurrogateKind::Forest] {
+            let mut a = BayesOpt::new(mixed(), settings(surrogate), 5).unwrap();
+            let mut b = BayesOpt::new(mixed(), settings(surrogate), 5).unwrap();
+            resume_matches(
+                &mut a,
+                &mut b,
+                k,
+                exact,
+                &format!("{surrogate:?} after {k}"),
+            );
+        }
+        let mut a = RandomSearch::new(4, 5);
+        let mut b = RandomSearch::new(4, 5);
+        resume_matches(&mut a, &mut b, k, true, &format!("random after {k}"));
+    }
+}
+
+fn resume_matches(a: &mut dyn Optimizer, b: &mut dyn Optimizer, k: usize, exact: bool, what: &str) {
+    let mut first = Vec::new();
+    for _ in 0..k {
+        let p = a.suggest();
+        let v = objective(&p);
+        first.push(p.clone());
+        a.observe(p.clone(), Outcome::Value(v));
+        b.observe(p, Outcome::Value(v));
+    }
+    b.skip(k as u64);
+    for _ in 0..2 {
+        let (pa, pb) = (a.suggest(), b.suggest());
+        if exact {
+            assert_eq!(pa, pb, "{what}");
+        }
+        assert!(
+            !first.contains(&pb),
+            "{what}: suggested an earlier point again"
+        );
+        a.observe(pa.clone(), Outcome::Value(objective(&pa)));
+        b.observe(pb.clone(), Outcome::Value(objective(&pb)));
+    }
+}
+
 #[test]
 fn same_seed_same_suggestions_other_seed_other_ones() {
     let run = |seed| {

@@ -243,6 +243,7 @@ pub async fn capture(
         name: options.name.clone(),
         description: format!("captured from {url} {window}"),
         clients: None,
+        statement_timeout_ms: None,
         variables: BTreeMap::new(),
         params: BTreeMap::new(),
         transactions: Vec::new(),

@@ -30,6 +30,11 @@ pub trait Session: Send + 'static {
     fn labels(&self) -> Vec<String> {
         vec!["transaction".into()]
     }
+
+    /// The template the last `run_once` chose, so that its failure is counted against it.
+    fn last_template(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Arrival process of the open loop.
@@ -87,7 +92,12 @@ pub struct LatencySummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TemplateStats {
     pub count: u64,
+    /// Failed units of this template (timeouts included).
     pub errors: u64,
+    /// Units cancelled at the workload's statement timeout: started in the measured window,
+    /// not completed (their latency is not in `latency`).
+    #[serde(default)]
+    pub timeouts: u64,
     pub latency: LatencySummary,
 }
 
@@ -119,6 +129,10 @@ pub struct Measurement {
     pub errors: BTreeMap<String, u64>,
     /// Retried deadlocks and serialization failures.
     pub retries: u64,
+    /// The workload's statement timeout, when it had one (timed-out units count as this long
+    /// in [`Measurement::censored_mean_ms`]).
+    #[serde(default)]
+    pub statement_timeout_ms: Option<u64>,
 }
 
 impl Measurement {
@@ -134,6 +148,24 @@ impl Measurement {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
+
+    /// A template's mean latency (ms) with each timed-out unit counted at the timeout: a
+    /// lower bound of the true mean, but one that a query stuck beyond the timeout cannot
+    /// improve. None when the template neither completed nor timed out.
+    pub fn censored_mean_ms(&self, template: &str) -> Option<f64> {
+        let t = self.per_template.get(template)?;
+        let timeouts = if self.statement_timeout_ms.is_some() {
+            t.timeouts
+        } else {
+            0
+        };
+        let n = t.count + timeouts;
+        if n == 0 {
+            return None;
+        }
+        let limit = self.statement_timeout_ms.unwrap_or(0) as f64;
+        Some((t.latency.mean_ms * t.count as f64 + limit * timeouts as f64) / n as f64)
+    }
 }
 
 const MAX_RETRIES: u32 = 10;
@@ -146,6 +178,9 @@ struct ClientResult {
     /// One coarse latency histogram per measured second.
     second_latency: Vec<Histogram<u32>>,
     errors: BTreeMap<String, u64>,
+    /// Per template: failed units, and those of them that timed out.
+    template_errors: Vec<u64>,
+    template_timeouts: Vec<u64>,
     retries: u64,
 }
 
@@ -412,6 +447,8 @@ async fn client<S: Session>(
         buckets: vec![0; clock.seconds],
         second_latency: (0..clock.seconds).map(|_| new_second_histogram()).collect(),
         errors: BTreeMap::new(),
+        template_errors: vec![0; n_labels],
+        template_timeouts: vec![0; n_labels],
         retries: 0,
     };
     loop {
@@ -441,7 +478,9 @@ async fn client<S: Session>(
             }
         };
         let done = Instant::now();
-        if intended < clock.measure_from || done > clock.end {
+        // A timeout ends after the window more often than not: it counts when it started in it.
+        let timed_out = matches!(&outcome, Err(e) if e.is_timeout());
+        if intended < clock.measure_from || (done > clock.end && !timed_out) {
             continue;
         }
         match outcome {
@@ -465,6 +504,16 @@ async fn client<S: Session>(
             }
             Err(e) => {
                 *result.errors.entry(e.kind()).or_default() += 1;
+                if let Some(t) = session.last_template() {
+                    if let Some(n) = result.template_errors.get_mut(t) {
+                        *n += 1;
+                    }
+                    if timed_out {
+                        if let Some(n) = result.template_timeouts.get_mut(t) {
+                            *n += 1;
+                        }
+                    }
+                }
                 // A broken connection would fail instantly forever: back off a little.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -488,8 +537,16 @@ fn aggregate(
     let mut second_latency: Vec<Histogram<u32>> =
         (0..seconds).map(|_| new_second_histogram()).collect();
     let mut errors = BTreeMap::new();
+    let mut template_errors = vec![0u64; templates.len()];
+    let mut template_timeouts = vec![0u64; templates.len()];
     let mut retries = 0;
     for r in clients {
+        for (total, n) in template_errors.iter_mut().zip(&r.template_errors) {
+            *total += n;
+        }
+        for (total, n) in template_timeouts.iter_mut().zip(&r.template_timeouts) {
+            *total += n;
+        }
         let _ = histogram.add(&r.histogram);
         let _ = lag.add(&r.lag);
         for (total, h) in templates.iter_mut().zip(&r.templates) {
@@ -510,12 +567,14 @@ fn aggregate(
     let per_template = labels
         .iter()
         .zip(&templates)
-        .map(|(name, h)| {
+        .enumerate()
+        .map(|(i, (name, h))| {
             (
                 name.clone(),
                 TemplateStats {
                     count: h.len(),
-                    errors: 0,
+                    errors: template_errors[i],
+                    timeouts: template_timeouts[i],
                     latency: summarize(h),
                 },
             )
@@ -537,6 +596,7 @@ fn aggregate(
         per_template,
         errors,
         retries,
+        statement_timeout_ms: None,
     })
 }
 

@@ -54,6 +54,18 @@ impl WorkloadError {
         }
     }
 
+    /// The server cancelled the statement at the workload's statement timeout (PostgreSQL
+    /// `statement_timeout`: 57014; MariaDB `max_statement_time`: 1969; MySQL
+    /// `max_execution_time`: 3024).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            WorkloadError::Postgres(e) => e.code().is_some_and(|c| c.code() == "57014"),
+            WorkloadError::PgServer { code, .. } => code == "57014",
+            WorkloadError::Mysql(mysql_async::Error::Server(e)) => e.code == 1969 || e.code == 3024,
+            _ => false,
+        }
+    }
+
     /// A short, bounded label for counting errors by kind.
     pub fn kind(&self) -> String {
         match self {

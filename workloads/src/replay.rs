@@ -146,6 +146,10 @@ impl Replay {
             async move { replay.session(&url).await }
         })
         .await
+        .map(|mut m| {
+            m.statement_timeout_ms = self.spec.statement_timeout_ms;
+            m
+        })
     }
 
     /// Open one client session with every statement prepared.
@@ -160,6 +164,11 @@ impl Replay {
                         statements.push(prepare_pg(&mut wire, sql).await?);
                     }
                     transactions.push(statements);
+                }
+                // After preparing: the limit is for running statements, not for planning them.
+                if let Some(ms) = self.spec.statement_timeout_ms {
+                    wire.simple(&format!("SET statement_timeout = {ms}"))
+                        .await?;
                 }
                 Conn::Postgres(wire)
             }
@@ -198,6 +207,9 @@ impl Replay {
                     }
                     transactions.push(statements);
                 }
+                if let Some(ms) = self.spec.statement_timeout_ms {
+                    set_mysql_timeout(&mut conn, url, ms).await?;
+                }
                 Conn::Mysql(conn)
             }
         };
@@ -205,6 +217,7 @@ impl Replay {
             replay: self.clone(),
             conn,
             transactions,
+            last: None,
         })
     }
 }
@@ -466,6 +479,27 @@ pub struct ReplaySession {
     replay: Replay,
     conn: Conn,
     transactions: Vec<Vec<Prepared>>,
+    /// The transaction the last unit chose (its failure is counted against it).
+    last: Option<usize>,
+}
+
+/// The session's statement timeout: MariaDB's `max_statement_time` (seconds, every
+/// statement), MySQL's `max_execution_time` (milliseconds, SELECTs only: MySQL has no limit
+/// for other statements).
+async fn set_mysql_timeout(conn: &mut mysql_async::Conn, url: &TargetUrl, ms: u64) -> Result<()> {
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(|e| classify_mysql(url, e))?;
+    let sql = if version.is_some_and(|v| v.contains("MariaDB")) {
+        format!("SET SESSION max_statement_time = {}", ms as f64 / 1000.0)
+    } else {
+        format!("SET SESSION max_execution_time = {ms}")
+    };
+    conn.query_drop(sql)
+        .await
+        .map_err(|e| classify_mysql(url, e))?;
+    Ok(())
 }
 
 impl std::fmt::Debug for ReplaySession {
@@ -500,8 +534,13 @@ impl Session for ReplaySession {
             .cumulative
             .partition_point(|c| *c <= x)
             .min(self.transactions.len().saturating_sub(1));
+        self.last = Some(index);
         self.execute(index, rng, false).await?;
         Ok(index)
+    }
+
+    fn last_template(&self) -> Option<usize> {
+        self.last
     }
 }
 
@@ -659,6 +698,7 @@ mod tests {
             name: "empty".into(),
             description: String::new(),
             clients: None,
+            statement_timeout_ms: None,
             variables: BTreeMap::new(),
             params: BTreeMap::new(),
             transactions: Vec::new(),

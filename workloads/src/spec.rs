@@ -43,6 +43,11 @@ pub struct WorkloadSpec {
     pub description: String,
     /// Default concurrency.
     pub clients: Option<usize>,
+    /// Each statement is cancelled by the server after this long and counted as a timeout of
+    /// its transaction (a query an engine cannot run in reasonable time is listed, not
+    /// waited for). None: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_ms: Option<u64>,
     #[serde(default)]
     pub variables: BTreeMap<String, f64>,
     #[serde(default)]
@@ -179,6 +184,13 @@ impl WorkloadSpec {
         }
         if self.clients == Some(0) {
             return Err(spec_error(file, "clients", "must be at least 1"));
+        }
+        if self.statement_timeout_ms == Some(0) {
+            return Err(spec_error(
+                file,
+                "statement_timeout_ms",
+                "must be at least 1 (leave it out for no limit)",
+            ));
         }
         for (name, p) in &self.params {
             let field = format!("params.{name}");

@@ -235,6 +235,7 @@ pub async fn from_sql_file(
                 name: file.to_string(),
                 description: format!("statements of {file}"),
                 clients: None,
+                statement_timeout_ms: None,
                 variables: BTreeMap::new(),
                 params,
                 transactions: vec![TransactionSpec {

@@ -110,6 +110,7 @@ pub async fn run(args: TuneArgs) -> Result<ExitCode> {
         } else {
             None
         },
+        window: None,
     };
     run_session(settings, args.json).await
 }

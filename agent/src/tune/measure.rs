@@ -22,7 +22,7 @@ use crate::telemetry::{observe, Collector, Observed, TelemetryConfig};
 pub use crate::staging::SANDBOX_DATABASE as DATABASE;
 
 /// Durations of one measurement.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     pub warmup: Duration,
     pub measure: Duration,
@@ -63,12 +63,16 @@ impl Run {
         ArmMeasure {
             score: self.score(objective),
             p99_ms: self.measurement.latency.p99_ms,
+            // A query cancelled at the statement timeout counts as that long: a candidate
+            // that makes one query run past it is slower there, not missing.
             queries: self
                 .measurement
                 .per_template
-                .iter()
-                .filter(|(_, t)| t.count > 0)
-                .map(|(name, t)| (name.clone(), t.latency.mean_ms))
+                .keys()
+                .filter_map(|name| {
+                    let mean = self.measurement.censored_mean_ms(name)?;
+                    Some((name.clone(), mean))
+                })
                 .collect::<BTreeMap<_, _>>(),
         }
     }

@@ -189,6 +189,10 @@ pub struct TuneSettings {
     /// Storage the advised indexes may take ("10%" of the database, or a size).
     #[serde(default)]
     pub index_budget: Option<String>,
+    /// Measurement windows as given instead of from the time budget (benchmarks that compare
+    /// sessions of different trial counts measure every trial the same way).
+    #[serde(default)]
+    pub window: Option<measure::Window>,
 }
 
 /// The session was stopped by Ctrl-C, SIGTERM or its caller; staging was restored.

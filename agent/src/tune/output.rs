@@ -18,6 +18,7 @@ use crate::apply::Plan;
 use crate::gate::GateOutcome;
 use crate::report::SessionContext;
 use crate::repository::{NewVerdict, Repository};
+use workloads::Measurement;
 
 /// What the outputs are written from.
 #[derive(Debug)]
@@ -70,6 +71,10 @@ pub async fn write(
         if let Some(reason) = &outcome.failure {
             notes.push(format!("No verdict on trial {best_id}: {reason}."));
         }
+        notes.extend(timeout_note(
+            &outcome.baseline_runs,
+            &outcome.candidate_runs,
+        ));
         if let Some(e) = &outcome.evidence {
             repo.add_verdict(&NewVerdict {
                 session_id: cx.session_id,
@@ -327,4 +332,45 @@ fn notes(cx: &Context<'_>) -> Vec<String> {
         notes.push("Knobs that can lose committed transactions on a crash (synchronous_commit, innodb_flush_log_at_trx_commit …) were not searched; pass --allow-durability-risk to include them. Knobs that can corrupt data (fsync, full_page_writes, innodb_doublewrite) are never tuned.".to_string());
     }
     notes
+}
+
+/// Queries the server cancelled at the workload's statement timeout during the gate, per arm
+/// ("q17: 3 of its runs"); they count as lasting the timeout in the per-query check.
+fn timeout_note(baseline: &[Measurement], candidate: &[Measurement]) -> Option<String> {
+    let limit = baseline
+        .iter()
+        .chain(candidate)
+        .find_map(|m| m.statement_timeout_ms)?;
+    let arm = |runs: &[Measurement]| -> Vec<String> {
+        let mut counts: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+        for m in runs {
+            for (name, t) in &m.per_template {
+                let c = counts.entry(name.as_str()).or_default();
+                c.0 += t.timeouts;
+                c.1 += t.timeouts + t.count;
+            }
+        }
+        counts
+            .into_iter()
+            .filter(|(_, (out, _))| *out > 0)
+            .map(|(name, (out, all))| format!("{name} {out} of {all}"))
+            .collect()
+    };
+    let (b, c) = (arm(baseline), arm(candidate));
+    if b.is_empty() && c.is_empty() {
+        return None;
+    }
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    Some(format!(
+        "Queries cancelled at the {:.0} s statement timeout during the gate (each counted as lasting the timeout in the per-query check): default: {}; candidate: {}.",
+        limit as f64 / 1000.0,
+        list(b),
+        list(c)
+    ))
 }

@@ -285,11 +285,13 @@ pub async fn run(
         .dimensions()
         .iter()
         .any(|d| d.knob.apply == ApplyMode::Restart);
-    let window = plan_window(
-        settings.time_budget.saturating_sub(started.elapsed()),
-        settings.trials,
-        restart_each,
-    );
+    let window = settings.window.unwrap_or_else(|| {
+        plan_window(
+            settings.time_budget.saturating_sub(started.elapsed()),
+            settings.trials,
+            restart_each,
+        )
+    });
     let mut bench = Bench::new(
         staging,
         replay,
@@ -595,6 +597,9 @@ impl Session {
             optimizer.observe(space.encode(&t.config), t.outcome.clone());
             search_trials += 1;
         }
+        // The optimizer's state is its observations and its place in its suggestion sequence
+        // (same seed): it goes on after the interrupted session's suggestions.
+        optimizer.skip(imported.len() as u64);
         let mut importance = Vec::new();
         let mut narrowed_to = Vec::new();
         loop {

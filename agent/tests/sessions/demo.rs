@@ -13,6 +13,9 @@ fn run_demo(engine: &str, extra: &[&str]) -> serde_json::Value {
             engine,
             "--minutes",
             "2",
+            // TPC-B, not the demo's default (select-only): the checks below are about writes.
+            "--workload",
+            "tpcb",
             "--scale",
             "2",
             "--json",
