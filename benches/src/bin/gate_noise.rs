@@ -8,7 +8,9 @@
 //!   default) carries a true gain; the gate's own ratio estimates its size. The smallest delay
 //!   accepted in every repeat bounds the smallest gain the gate detects at these windows.
 //!
-//! `cargo run --release -p benches --bin gate_noise -- [aa] [repeats] [warmup_s] [measure_s]`
+//! `cargo run --release -p benches --bin gate_noise -- [aa] [repeats] [warmup_s] [measure_s]
+//! [first_seed]` (a later run with another first seed draws other round orders, so that two
+//! runs add up to one larger sample)
 //! (defaults 20 4 2 5: the windows of a 3-minute `demo`).
 
 use std::time::{Duration, Instant};
@@ -107,6 +109,7 @@ async fn main() -> Result<()> {
         warmup: Duration::from_secs(arg(3, 2)?),
         measure: Duration::from_secs(arg(4, 5)?),
     };
+    let first_seed = arg(5, 0)?;
     let mut bench = bench(window).await?;
     let cat = catalog::for_engine(Engine::Postgres)?;
     let default = Config::new();
@@ -119,7 +122,8 @@ async fn main() -> Result<()> {
     let mut counts = [0usize; 3];
     let mut widths = Vec::new();
     for i in 0..aa {
-        let (e, rounds, secs) = compare(&mut bench, &default, &default, 100 + i).await?;
+        let (e, rounds, secs) =
+            compare(&mut bench, &default, &default, first_seed + 100 + i).await?;
         counts[e.decision as usize] += 1;
         widths.push(e.score.high / e.score.low);
         println!(
@@ -152,7 +156,8 @@ async fn main() -> Result<()> {
         let mut accepted = 0;
         let mut ratios = Vec::new();
         for r in 0..repeats {
-            let (e, rounds, secs) = compare(&mut bench, &planted, &default, 500 + r).await?;
+            let (e, rounds, secs) =
+                compare(&mut bench, &planted, &default, first_seed + 500 + r).await?;
             if e.decision == Decision::Accept {
                 accepted += 1;
             }
