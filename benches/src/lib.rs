@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+pub mod loaded;
+
 /// Find a PostgreSQL client tool: next to `pg_config --bindir`, the newest
 /// `/usr/lib/postgresql/*/bin`, or on `PATH`.
 pub fn postgres_tool(name: &str) -> Option<PathBuf> {

@@ -16,16 +16,13 @@
 use std::time::{Duration, Instant};
 
 use agent::gate::{self, GatePlan};
-use agent::staging::Staging;
-use agent::tune::measure::{Bench, Window, DATABASE};
-use agent::tune::{Events, Objective};
+use agent::tune::measure::{Bench, Window};
+use agent::tune::Events;
 use anyhow::{Context, Result};
+use benches::loaded::{loaded_bench, Measuring};
 use knobs::{catalog, Config, Engine};
 use models::gate::{Decision, GateEvidence, GateSettings};
 use tokio_util::sync::CancellationToken;
-use workloads::builtin::Builtin;
-use workloads::replay::Replay;
-use workloads::Sandbox;
 
 const DELAYS_US: [u32; 4] = [25, 50, 100, 200];
 
@@ -36,29 +33,6 @@ fn arg(n: usize, default: u64) -> Result<u64> {
             .with_context(|| format!("argument {n} ({text}) must be a whole number")),
         None => Ok(default),
     }
-}
-
-async fn bench(window: Window) -> Result<Bench> {
-    let sandbox = tokio::task::spawn_blocking(|| Sandbox::start(Engine::Postgres)).await??;
-    let url: workloads::TargetUrl = sandbox.url().parse()?;
-    workloads::target::connect_postgres(&url)
-        .await?
-        .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
-        .await?;
-    let staging = Staging::new(sandbox, catalog::for_engine(Engine::Postgres)?);
-    let builtin = Builtin::new("tpcb", 2)?;
-    let db = staging.url(DATABASE)?;
-    builtin.load(&db).await?;
-    let replay = Replay::new(&builtin.spec()?, &db).await?;
-    Ok(Bench::new(
-        staging,
-        replay,
-        4,
-        window,
-        false,
-        Objective::Throughput,
-        1,
-    ))
 }
 
 async fn compare(
@@ -110,7 +84,18 @@ async fn main() -> Result<()> {
         measure: Duration::from_secs(arg(4, 5)?),
     };
     let first_seed = arg(5, 0)?;
-    let mut bench = bench(window).await?;
+    let mut bench = loaded_bench(
+        Engine::Postgres,
+        "tpcb",
+        2.0,
+        Measuring {
+            clients: 4,
+            window,
+            restart_each: false,
+            seed: 1,
+        },
+    )
+    .await?;
     let cat = catalog::for_engine(Engine::Postgres)?;
     let default = Config::new();
     println!(

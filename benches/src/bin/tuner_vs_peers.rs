@@ -23,21 +23,18 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use agent::staging::Staging;
-use agent::tune::measure::{Bench, Window, DATABASE};
+use agent::tune::measure::Window;
 use agent::tune::{
     Events, KnobSelection, Objective, OptimizerChoice, StagingChoice, TuneSettings, WorkloadChoice,
 };
 use anyhow::{bail, Context, Result};
+use benches::loaded::{loaded_bench, Measuring};
 use knobs::{catalog, Config, Engine, Knob};
 use models::gate::{log_interval, log_ratio, GateSettings};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use reports::{Report, TrialRecord, TrialStatus};
 use tokio_util::sync::CancellationToken;
-use workloads::builtin::Builtin;
-use workloads::replay::Replay;
-use workloads::Sandbox;
 
 const DEFAULT_CASES: &str =
     "postgres:tpch:0.3,postgres:select-only:20,postgres:tpcc:2,mariadb:tpcc:2,mariadb:select-only:20";
@@ -159,41 +156,6 @@ async fn session(settings: &TuneSettings) -> Result<(Report, f64)> {
     Ok((outcome.report, started.elapsed().as_secs_f64()))
 }
 
-async fn remeasure_bench(case: &Case, window: Window, seed: u64) -> Result<Bench> {
-    let engine = case.engine;
-    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(engine)).await??;
-    let staging = Staging::new(sandbox, catalog::for_engine(engine)?);
-    let admin = staging.admin_url()?;
-    match engine {
-        Engine::Postgres => {
-            workloads::target::connect_postgres(&admin)
-                .await?
-                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
-                .await?;
-        }
-        _ => {
-            use mysql_async::prelude::Queryable;
-            let mut conn = workloads::target::connect_mysql(&admin).await?;
-            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {DATABASE}"))
-                .await?;
-            conn.disconnect().await?;
-        }
-    }
-    let builtin = Builtin::with_scale(&case.workload, case.scale)?;
-    let db = staging.url(DATABASE)?;
-    builtin.load(&db).await?;
-    let replay = Replay::new(&builtin.spec()?, &db).await?;
-    Ok(Bench::new(
-        staging,
-        replay,
-        CLIENTS,
-        window,
-        true,
-        Objective::Throughput,
-        seed,
-    ))
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let cases = parse_cases(
@@ -278,7 +240,18 @@ async fn main() -> Result<()> {
             println!("  {m:<10} {}", describe(c, &cat));
         }
 
-        let mut bench = remeasure_bench(case, window, seed).await?;
+        let mut bench = loaded_bench(
+            case.engine,
+            &case.workload,
+            case.scale,
+            Measuring {
+                clients: CLIENTS,
+                window,
+                restart_each: true,
+                seed,
+            },
+        )
+        .await?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut scores = vec![Vec::new(); METHODS.len()];
         for round in 0..rounds {
