@@ -9,6 +9,17 @@ use std::process::Command;
 
 pub mod loaded;
 
+/// The `n`th command-line argument as a whole number, `default` when it is absent.
+pub fn arg(n: usize, default: u64) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    match std::env::args().nth(n) {
+        Some(text) => text
+            .parse()
+            .with_context(|| format!("argument {n} ({text}) must be a whole number")),
+        None => Ok(default),
+    }
+}
+
 /// Find a PostgreSQL client tool: next to `pg_config --bindir`, the newest
 /// `/usr/lib/postgresql/*/bin`, or on `PATH`.
 pub fn postgres_tool(name: &str) -> Option<PathBuf> {

@@ -19,21 +19,13 @@ use agent::gate::{self, GatePlan};
 use agent::tune::measure::{Bench, Window};
 use agent::tune::Events;
 use anyhow::{Context, Result};
+use benches::arg;
 use benches::loaded::{loaded_bench, Measuring};
 use knobs::{catalog, Config, Engine};
 use models::gate::{Decision, GateEvidence, GateSettings};
 use tokio_util::sync::CancellationToken;
 
 const DELAYS_US: [u32; 4] = [25, 50, 100, 200];
-
-fn arg(n: usize, default: u64) -> Result<u64> {
-    match std::env::args().nth(n) {
-        Some(text) => text
-            .parse()
-            .with_context(|| format!("argument {n} ({text}) must be a whole number")),
-        None => Ok(default),
-    }
-}
 
 async fn compare(
     bench: &mut Bench,

@@ -28,6 +28,7 @@ use agent::tune::{
     Events, KnobSelection, Objective, OptimizerChoice, StagingChoice, TuneSettings, WorkloadChoice,
 };
 use anyhow::{bail, Context, Result};
+use benches::arg;
 use benches::loaded::{loaded_bench, Measuring};
 use knobs::{catalog, Config, Engine, Knob};
 use models::gate::{log_interval, log_ratio, GateSettings};
@@ -65,15 +66,6 @@ fn parse_cases(text: &str) -> Result<Vec<Case>> {
             })
         })
         .collect()
-}
-
-fn arg(n: usize, default: u64) -> Result<u64> {
-    match std::env::args().nth(n) {
-        Some(text) => text
-            .parse()
-            .with_context(|| format!("argument {n} ({text}) must be a whole number")),
-        None => Ok(default),
-    }
 }
 
 fn settings(
