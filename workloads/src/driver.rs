@@ -154,17 +154,13 @@ impl Measurement {
     /// improve. None when the template neither completed nor timed out.
     pub fn censored_mean_ms(&self, template: &str) -> Option<f64> {
         let t = self.per_template.get(template)?;
-        let timeouts = if self.statement_timeout_ms.is_some() {
-            t.timeouts
-        } else {
-            0
+        let (timeouts, limit_ms) = match self.statement_timeout_ms {
+            Some(ms) => (t.timeouts, ms as f64),
+            None => (0, 0.0),
         };
         let n = t.count + timeouts;
-        if n == 0 {
-            return None;
-        }
-        let limit = self.statement_timeout_ms.unwrap_or(0) as f64;
-        Some((t.latency.mean_ms * t.count as f64 + limit * timeouts as f64) / n as f64)
+        (n > 0)
+            .then(|| (t.latency.mean_ms * t.count as f64 + limit_ms * timeouts as f64) / n as f64)
     }
 }
 

@@ -17,8 +17,8 @@ use crate::tune::{KnobSelection, Objective, StagingChoice, TuneSettings, Workloa
 /// the most.
 pub const DEMO_WORKLOAD: &str = "select-only";
 
-/// Its scale: about 300 MB (PostgreSQL) to 400 MB (MariaDB) at 20, over both engines' default
-/// 128 MB buffers and well inside RAM.
+/// Its scale: at 20, 334 MB (PostgreSQL) and 243 MB (MariaDB) as loaded here, over both
+/// engines' default 128 MB buffers and well inside RAM.
 fn demo_scale(workload: &str, minutes: u32) -> f64 {
     match (workload, minutes >= 3) {
         ("select-only", true) => 20.0,

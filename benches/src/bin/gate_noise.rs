@@ -122,7 +122,13 @@ async fn main() -> Result<()> {
         median_width
     );
 
-    for delay in DELAYS_US {
+    // No repeats: A/A only (a planted delay with no gate has nothing to report).
+    let delays = if repeats == 0 {
+        &[][..]
+    } else {
+        &DELAYS_US[..]
+    };
+    for &delay in delays {
         let planted = Config::parse_pairs(
             &cat,
             [

@@ -32,6 +32,7 @@ use benches::arg;
 use benches::loaded::{loaded_bench, Measuring};
 use knobs::{catalog, Config, Engine, Knob};
 use models::gate::{log_interval, log_ratio, GateSettings};
+use models::stats::Summary;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use reports::{Report, TrialRecord, TrialStatus};
@@ -119,8 +120,9 @@ fn best_search(report: &Report, n: usize) -> Option<&TrialRecord> {
         .trials
         .iter()
         .filter(|t| t.id >= 2 && t.id < 2 + n && matches!(t.status, TrialStatus::Measured))
-        .filter(|t| t.score.is_some())
-        .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+        .filter_map(|t| Some((t, t.score?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(t, _)| t)
 }
 
 fn describe(config: &Config, catalog: &[Knob]) -> String {
@@ -274,24 +276,24 @@ async fn main() -> Result<()> {
                 .copied()
                 .filter(|v| v.is_finite())
                 .collect();
-            let mean = own.iter().sum::<f64>() / own.len().max(1) as f64;
-            let sd = (own.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-                / (own.len().max(2) - 1) as f64)
-                .sqrt();
-            let logs: Vec<f64> = scores[i]
-                .iter()
-                .zip(&scores[0])
-                .map(|(c, b)| log_ratio(*c, *b))
-                .collect();
-            let versus = match log_interval(&logs, 0.95) {
-                Some(r) if i > 0 => format!(
-                    "{:+.1}% ({:+.1}% .. {:+.1}%)",
-                    (r.ratio - 1.0) * 100.0,
-                    (r.low - 1.0) * 100.0,
-                    (r.high - 1.0) * 100.0
-                ),
-                _ if i == 0 => "-".into(),
-                _ => "n/a (a failed round)".into(),
+            let (mean, sd) = Summary::of(&own).map_or((f64::NAN, f64::NAN), |s| (s.mean, s.stdev));
+            let versus = if i == 0 {
+                "-".to_string()
+            } else {
+                let logs: Vec<f64> = scores[i]
+                    .iter()
+                    .zip(&scores[0])
+                    .map(|(c, b)| log_ratio(*c, *b))
+                    .collect();
+                match log_interval(&logs, 0.95) {
+                    Some(r) => format!(
+                        "{:+.1}% ({:+.1}% .. {:+.1}%)",
+                        (r.ratio - 1.0) * 100.0,
+                        (r.low - 1.0) * 100.0,
+                        (r.high - 1.0) * 100.0
+                    ),
+                    None => "n/a (a failed round)".into(),
+                }
             };
             println!("  {m:<10} {mean:>10.1} {sd:>8.1}  {versus}");
         }
