@@ -287,7 +287,7 @@ pub async fn capture(
         spec.transactions.push(TransactionSpec {
             name: format!("t{i}_{verb}_{}", a.tables[0]),
             weight: stat.calls as f64,
-            statements: vec![text],
+            statements: vec![text.into()],
             mysql_statements: None,
             captured_calls: Some(stat.calls),
             captured_mean_ms: Some(stat.total_ms / stat.calls as f64),

@@ -98,40 +98,59 @@ impl Replay {
     /// The statements of transaction `index` (this engine's spelling) with values drawn from
     /// the workload's generators written in as SQL literals, one value per parameter name
     /// for the whole transaction: what EXPLAIN needs to plan them as the replay runs them.
-    pub fn instantiate(&self, index: usize, rng: &mut StdRng) -> Result<Vec<String>> {
+    /// A variable a statement binds is read by running that statement on `url` when it only
+    /// reads; a statement that needs a variable a write would bind is `None` (it has no value
+    /// without running the write).
+    pub async fn instantiate(
+        &self,
+        index: usize,
+        rng: &mut StdRng,
+        url: &TargetUrl,
+    ) -> Result<Vec<Option<String>>> {
         let t = self.spec.transactions.get(index).ok_or_else(|| {
             WorkloadError::Run(format!(
                 "no transaction {index}: the workload has {}",
                 self.spec.transactions.len()
             ))
         })?;
-        let statements = match self.engine {
-            Engine::Postgres => &t.statements,
-            Engine::Mysql | Engine::Mariadb => t.mysql_statements.as_ref().unwrap_or(&t.statements),
-        };
+        let bound: Vec<&str> = t.bound_names().collect();
         let mut values: BTreeMap<String, ParamValue> = BTreeMap::new();
-        let mut out = Vec::with_capacity(statements.len());
-        for sql in statements {
+        let mut lookup = Lookup::default();
+        let mut out = Vec::new();
+        for (j, sql) in t.statements_for(self.engine).iter().enumerate() {
             let mut text = String::with_capacity(sql.len());
+            let mut complete = true;
             for piece in split(sql) {
                 match piece {
                     Piece::Text(t) => text.push_str(&t),
                     Piece::Param(n) => {
-                        if !values.contains_key(&n) {
+                        if !values.contains_key(&n) && !bound.contains(&n.as_str()) {
                             let g = self.generators.get(&n).ok_or_else(|| {
                                 WorkloadError::Run(format!("no generator for :{n}"))
                             })?;
                             values.insert(n.clone(), g.draw(rng));
                         }
-                        let v = &values[&n];
-                        text.push_str(&match self.engine {
-                            Engine::Postgres => pg_literal(v),
-                            Engine::Mysql | Engine::Mariadb => mysql_literal(v),
-                        });
+                        match values.get(&n) {
+                            Some(v) => text.push_str(&match self.engine {
+                                Engine::Postgres => pg_literal(v),
+                                Engine::Mysql | Engine::Mariadb => mysql_literal(v),
+                            }),
+                            None => complete = false,
+                        }
                     }
                 }
             }
-            out.push(text);
+            let into = t.into_for(self.engine, j);
+            if complete && !into.is_empty() && reads_only(&text) {
+                if let Some(row) = lookup.first_row(url, &text).await? {
+                    for (name, v) in into.iter().zip(row) {
+                        if let Some(v) = v {
+                            values.insert(name.clone(), ParamValue::Text(v));
+                        }
+                    }
+                }
+            }
+            out.push(complete.then_some(text));
         }
         Ok(out)
     }
@@ -159,11 +178,14 @@ impl Replay {
             Engine::Postgres => {
                 let mut wire = PgWire::connect(url).await?;
                 for t in &self.spec.transactions {
-                    let mut statements = Vec::new();
-                    for sql in &t.statements {
-                        statements.push(prepare_pg(&mut wire, sql).await?);
+                    let mut steps = Vec::new();
+                    for (j, sql) in t.statements.iter().enumerate() {
+                        steps.push(Step {
+                            prepared: prepare_pg(&mut wire, sql).await?,
+                            into: t.into_for(Engine::Postgres, j).to_vec(),
+                        });
                     }
-                    transactions.push(statements);
+                    transactions.push(steps);
                 }
                 // After preparing: the limit is for running statements, not for planning them.
                 if let Some(ms) = self.spec.statement_timeout_ms {
@@ -176,10 +198,14 @@ impl Replay {
                 let mut conn = connect_mysql(url).await?;
                 for t in &self.spec.transactions {
                     let mut statements = Vec::new();
-                    for sql in t.mysql_statements.as_ref().unwrap_or(&t.statements) {
+                    for (j, sql) in t.statements_for(self.engine).iter().enumerate() {
+                        let into = t.into_for(self.engine, j).to_vec();
                         let pieces = split(sql);
                         if self.protocol == Protocol::Text {
-                            statements.push(Prepared::MysqlText { pieces });
+                            statements.push(Step {
+                                prepared: Prepared::MysqlText { pieces },
+                                into,
+                            });
                             continue;
                         }
                         let text: String = pieces
@@ -203,7 +229,10 @@ impl Replay {
                             })
                             .collect();
                         let stmt = conn.prep(text).await.map_err(|e| classify_mysql(url, e))?;
-                        statements.push(Prepared::Mysql { stmt, names });
+                        statements.push(Step {
+                            prepared: Prepared::Mysql { stmt, names },
+                            into,
+                        });
                     }
                     transactions.push(statements);
                 }
@@ -219,6 +248,60 @@ impl Replay {
             transactions,
             last: None,
         })
+    }
+}
+
+/// A statement that cannot change data (SELECT, or VALUES), so EXPLAIN's instances may run it.
+fn reads_only(sql: &str) -> bool {
+    let head = sql.trim_start().to_ascii_lowercase();
+    (head.starts_with("select") || head.starts_with("values"))
+        && !head.contains(" into ")
+        && !head.contains("nextval(")
+}
+
+/// A connection opened on first use, for the reads `instantiate` runs.
+#[derive(Default)]
+struct Lookup {
+    postgres: Option<tokio_postgres::Client>,
+    mysql: Option<mysql_async::Conn>,
+}
+
+impl Lookup {
+    async fn first_row(
+        &mut self,
+        url: &TargetUrl,
+        sql: &str,
+    ) -> Result<Option<Vec<Option<String>>>> {
+        match url.family() {
+            Engine::Postgres => {
+                if self.postgres.is_none() {
+                    self.postgres = Some(connect_postgres(url).await?);
+                }
+                let Some(client) = &self.postgres else {
+                    return Ok(None);
+                };
+                for message in client.simple_query(sql).await? {
+                    if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                        return Ok(Some(
+                            (0..row.len())
+                                .map(|i| row.get(i).map(str::to_string))
+                                .collect(),
+                        ));
+                    }
+                }
+                Ok(None)
+            }
+            Engine::Mysql | Engine::Mariadb => {
+                if self.mysql.is_none() {
+                    self.mysql = Some(connect_mysql(url).await?);
+                }
+                let Some(conn) = &mut self.mysql else {
+                    return Ok(None);
+                };
+                let rows: Vec<mysql_async::Row> = conn.query(sql).await?;
+                Ok(mysql_text_rows(rows).into_iter().next())
+            }
+        }
     }
 }
 
@@ -395,6 +478,13 @@ impl ToSql for PgArg {
     tokio_postgres::types::to_sql_checked!();
 }
 
+/// A statement ready to run, and the variables it binds from its first row.
+#[derive(Debug)]
+struct Step {
+    prepared: Prepared,
+    into: Vec<String>,
+}
+
 #[derive(Debug)]
 enum Prepared {
     Postgres {
@@ -478,7 +568,7 @@ enum Conn {
 pub struct ReplaySession {
     replay: Replay,
     conn: Conn,
-    transactions: Vec<Vec<Prepared>>,
+    transactions: Vec<Vec<Step>>,
     /// The transaction the last unit chose (its failure is counted against it).
     last: Option<usize>,
 }
@@ -560,11 +650,14 @@ impl ReplaySession {
                 self.transactions.len()
             )));
         }
-        // Each parameter once per transaction: its statements see the same values.
+        let steps = &self.transactions[index];
+        // Each parameter once per transaction: its statements see the same values. A bound
+        // variable is not drawn: a statement of the transaction reads it from the server.
         let mut values: BTreeMap<&str, ParamValue> = BTreeMap::new();
-        for p in self.transactions[index].iter() {
-            for n in p.names() {
-                if !values.contains_key(n) {
+        for step in steps {
+            for n in step.prepared.names() {
+                let bound = steps.iter().any(|s| s.into.iter().any(|b| b == n));
+                if !bound && !values.contains_key(n) {
                     let g = self
                         .replay
                         .generators
@@ -574,117 +667,193 @@ impl ReplaySession {
                 }
             }
         }
-        let statements = &self.transactions[index];
-        let grouped = statements.len() > 1;
+        let name = &self.replay.spec.transactions[index].name;
         match &mut self.conn {
             Conn::Postgres(wire) => {
-                let bind = |stmt: &PgStatement, names: &[String]| -> Result<Vec<PgArg>> {
-                    names
-                        .iter()
-                        .zip(stmt.params())
-                        .map(|(n, ty)| {
-                            PgArg::convert(&values[n.as_str()], ty)
-                                .map_err(|e| WorkloadError::Run(format!(":{n}: {e}")))
-                        })
-                        .collect()
-                };
-                let mut rows = 0;
-                if grouped {
+                let [step] = steps.as_slice() else {
                     wire.simple("BEGIN").await?;
-                    let mut outcome = Ok(());
-                    for p in statements {
-                        if let Prepared::Postgres { stmt, names } = p {
-                            let done = match bind(stmt, names) {
-                                Ok(args) => {
-                                    let refs: Vec<&(dyn ToSql + Sync)> =
-                                        args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                                    wire.execute(stmt, &refs).await.map(|n| rows += n)
-                                }
-                                Err(e) => Err(e),
-                            };
-                            if let Err(e) = done {
-                                outcome = Err(e);
-                                break;
+                    let mut rows = 0;
+                    for (j, step) in steps.iter().enumerate() {
+                        let done = match pg_step(wire, step, &values).await {
+                            Ok((n, row)) => {
+                                rows += n;
+                                bind(name, j, step, row, &mut values)
                             }
-                        }
-                    }
-                    match outcome {
-                        Ok(()) => {
-                            wire.simple("COMMIT").await?;
-                        }
-                        Err(e) => {
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = done {
                             // The transaction is aborted: end it so the session can go on.
                             let _ = wire.simple("ROLLBACK").await;
                             return Err(e);
                         }
                     }
-                } else if let Some(Prepared::Postgres { stmt, names }) = statements.first() {
-                    let args = bind(stmt, names)?;
-                    let refs: Vec<&(dyn ToSql + Sync)> =
-                        args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-                    rows = wire.execute(stmt, &refs).await?;
-                }
-                Ok(rows)
+                    wire.simple("COMMIT").await?;
+                    return Ok(rows);
+                };
+                Ok(pg_step(wire, step, &values).await?.0)
             }
             Conn::Mysql(conn) => {
-                let bind = |names: &[String]| -> Vec<mysql_async::Value> {
-                    names
-                        .iter()
-                        .map(|n| mysql_value(&values[n.as_str()]))
-                        .collect()
-                };
-                let text = |pieces: &[Piece]| -> String {
-                    pieces
-                        .iter()
-                        .map(|p| match p {
-                            Piece::Text(t) => t.clone(),
-                            Piece::Param(n) => mysql_literal(&values[n.as_str()]),
-                        })
-                        .collect()
-                };
-                type Row = mysql_async::Row;
-                let mut rows = 0;
-                if grouped {
+                let [step] = steps.as_slice() else {
+                    // Dropped on an error, the transaction rolls back before the next statement.
                     let mut tx = conn
                         .start_transaction(mysql_async::TxOpts::default())
                         .await?;
-                    for p in statements {
-                        match p {
-                            Prepared::Mysql { stmt, names } if count => {
-                                rows += tx.exec::<Row, _, _>(stmt, bind(names)).await?.len() as u64
-                            }
-                            Prepared::Mysql { stmt, names } => {
-                                tx.exec_drop(stmt, bind(names)).await?
-                            }
-                            Prepared::MysqlText { pieces } if count => {
-                                rows += tx.query::<Row, _>(text(pieces)).await?.len() as u64
-                            }
-                            Prepared::MysqlText { pieces } => tx.query_drop(text(pieces)).await?,
-                            Prepared::Postgres { .. } => {}
-                        }
+                    let mut rows = 0;
+                    for (j, step) in steps.iter().enumerate() {
+                        let (n, row) = mysql_step(&mut tx, step, &values, count).await?;
+                        rows += n;
+                        bind(name, j, step, row, &mut values)?;
                     }
                     tx.commit().await?;
-                } else {
-                    match statements.first() {
-                        Some(Prepared::Mysql { stmt, names }) if count => {
-                            rows = conn.exec::<Row, _, _>(stmt, bind(names)).await?.len() as u64
-                        }
-                        Some(Prepared::Mysql { stmt, names }) => {
-                            conn.exec_drop(stmt, bind(names)).await?
-                        }
-                        Some(Prepared::MysqlText { pieces }) if count => {
-                            rows = conn.query::<Row, _>(text(pieces)).await?.len() as u64
-                        }
-                        Some(Prepared::MysqlText { pieces }) => {
-                            conn.query_drop(text(pieces)).await?
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(rows)
+                    return Ok(rows);
+                };
+                Ok(mysql_step(conn, step, &values, count).await?.0)
             }
         }
     }
+}
+
+/// The values of a statement's placeholders, converted to the types the server inferred.
+fn pg_args(
+    stmt: &PgStatement,
+    names: &[String],
+    values: &BTreeMap<&str, ParamValue>,
+) -> Result<Vec<PgArg>> {
+    names
+        .iter()
+        .zip(stmt.params())
+        .map(|(n, ty)| {
+            let v = values
+                .get(n.as_str())
+                .ok_or_else(|| WorkloadError::Run(format!(":{n} has no value")))?;
+            PgArg::convert(v, ty).map_err(|e| WorkloadError::Run(format!(":{n}: {e}")))
+        })
+        .collect()
+}
+
+/// Run one PostgreSQL statement; its first row is kept when it binds variables.
+async fn pg_step(
+    wire: &mut PgWire,
+    step: &Step,
+    values: &BTreeMap<&str, ParamValue>,
+) -> Result<(u64, Option<Vec<ParamValue>>)> {
+    let Prepared::Postgres { stmt, names } = &step.prepared else {
+        return Ok((0, None));
+    };
+    let args = pg_args(stmt, names, values)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+    if step.into.is_empty() {
+        return Ok((wire.execute(stmt, &refs).await?, None));
+    }
+    let (rows, first) = wire.execute_first(stmt, &refs).await?;
+    // A NULL stays missing: `bind` names the variable it should have filled.
+    let first = first.map(|row| {
+        row.into_iter()
+            .map_while(|v| v.map(ParamValue::Text))
+            .collect()
+    });
+    Ok((rows, first))
+}
+
+/// Run one MySQL/MariaDB statement (prepared or as text) on a connection or a transaction.
+async fn mysql_step<Q: Queryable>(
+    conn: &mut Q,
+    step: &Step,
+    values: &BTreeMap<&str, ParamValue>,
+    count: bool,
+) -> Result<(u64, Option<Vec<ParamValue>>)> {
+    type Row = mysql_async::Row;
+    let value = |n: &str| -> Result<&ParamValue> {
+        values
+            .get(n)
+            .ok_or_else(|| WorkloadError::Run(format!(":{n} has no value")))
+    };
+    let keep = count || !step.into.is_empty();
+    let rows: Vec<Row> = match &step.prepared {
+        Prepared::Mysql { stmt, names } => {
+            let args = names
+                .iter()
+                .map(|n| value(n).map(mysql_value))
+                .collect::<Result<Vec<_>>>()?;
+            if keep {
+                conn.exec(stmt, args).await?
+            } else {
+                conn.exec_drop(stmt, args).await?;
+                Vec::new()
+            }
+        }
+        Prepared::MysqlText { pieces } => {
+            let mut text = String::new();
+            for p in pieces {
+                match p {
+                    Piece::Text(t) => text.push_str(t),
+                    Piece::Param(n) => text.push_str(&mysql_literal(value(n)?)),
+                }
+            }
+            if keep {
+                conn.query(text).await?
+            } else {
+                conn.query_drop(text).await?;
+                Vec::new()
+            }
+        }
+        Prepared::Postgres { .. } => Vec::new(),
+    };
+    let n = rows.len() as u64;
+    let first = rows.into_iter().next().map(|row| {
+        row.unwrap_raw()
+            .into_iter()
+            .map_while(|v| v.and_then(from_mysql))
+            .collect()
+    });
+    Ok((n, first))
+}
+
+/// A MySQL result value as a parameter value; `None` for NULL.
+fn from_mysql(v: mysql_async::Value) -> Option<ParamValue> {
+    use mysql_async::Value;
+    Some(match v {
+        Value::NULL => return None,
+        Value::Int(i) => ParamValue::Int(i),
+        Value::UInt(u) => i64::try_from(u)
+            .map(ParamValue::Int)
+            .unwrap_or(ParamValue::Real(u as f64)),
+        Value::Float(f) => ParamValue::Real(f64::from(f)),
+        Value::Double(d) => ParamValue::Real(d),
+        Value::Bytes(b) => ParamValue::Text(String::from_utf8_lossy(&b).into_owned()),
+        other => ParamValue::Text(other.as_sql(true).trim_matches('\'').to_string()),
+    })
+}
+
+/// Read a statement's first row into the variables it binds.
+fn bind<'a>(
+    transaction: &str,
+    j: usize,
+    step: &'a Step,
+    row: Option<Vec<ParamValue>>,
+    values: &mut BTreeMap<&'a str, ParamValue>,
+) -> Result<()> {
+    if step.into.is_empty() {
+        return Ok(());
+    }
+    let Some(row) = row else {
+        return Err(WorkloadError::Run(format!(
+            "{transaction}: statement {} returned no row to bind :{}",
+            j + 1,
+            step.into.join(", :")
+        )));
+    };
+    let mut row = row.into_iter();
+    for name in &step.into {
+        let v = row.next().ok_or_else(|| {
+            WorkloadError::Run(format!(
+                "{transaction}: statement {} returned no value (NULL, or too few columns) for :{name}",
+                j + 1
+            ))
+        })?;
+        values.insert(name, v);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

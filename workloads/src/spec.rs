@@ -60,15 +60,115 @@ pub struct WorkloadSpec {
 pub struct TransactionSpec {
     pub name: String,
     pub weight: f64,
-    pub statements: Vec<String>,
-    /// MySQL/MariaDB spelling where it differs (INSERT IGNORE vs ON CONFLICT DO NOTHING).
+    pub statements: Vec<StatementSpec>,
+    /// MySQL/MariaDB spelling where it differs (INSERT IGNORE vs ON CONFLICT DO NOTHING). A
+    /// statement here binds what the statement at its index binds, unless it says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mysql_statements: Option<Vec<String>>,
+    pub mysql_statements: Option<Vec<StatementSpec>>,
     /// Captured: calls and mean latency in the capture window (for replay fidelity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured_calls: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured_mean_ms: Option<f64>,
+}
+
+/// One statement of a transaction: its SQL, or its SQL and the variables the columns of its
+/// first result row are read into (`{ sql = "SELECT d_next_o_id …", into = ["oid"] }`), which
+/// later statements of the same transaction use as `:oid`. A statement that binds must return
+/// a row with a non-NULL value for each variable, or its transaction fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StatementSpec {
+    Sql(String),
+    Binding(BindingStatement),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingStatement {
+    pub sql: String,
+    pub into: Vec<String>,
+}
+
+impl StatementSpec {
+    pub fn sql(&self) -> &str {
+        match self {
+            StatementSpec::Sql(s) => s,
+            StatementSpec::Binding(b) => &b.sql,
+        }
+    }
+
+    /// The variables this statement binds (empty for most).
+    pub fn into(&self) -> &[String] {
+        match self {
+            StatementSpec::Sql(_) => &[],
+            StatementSpec::Binding(b) => &b.into,
+        }
+    }
+}
+
+/// Statements are read as their SQL wherever the binding does not matter (analysis, EXPLAIN).
+impl std::ops::Deref for StatementSpec {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.sql()
+    }
+}
+
+impl From<String> for StatementSpec {
+    fn from(s: String) -> StatementSpec {
+        StatementSpec::Sql(s)
+    }
+}
+
+impl From<&str> for StatementSpec {
+    fn from(s: &str) -> StatementSpec {
+        StatementSpec::Sql(s.to_string())
+    }
+}
+
+impl std::fmt::Display for StatementSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.sql())
+    }
+}
+
+impl TransactionSpec {
+    /// The statements this engine runs.
+    pub fn statements_for(&self, engine: knobs::Engine) -> &[StatementSpec] {
+        match engine {
+            knobs::Engine::Postgres => &self.statements,
+            knobs::Engine::Mysql | knobs::Engine::Mariadb => {
+                self.mysql_statements.as_deref().unwrap_or(&self.statements)
+            }
+        }
+    }
+
+    /// What statement `j` of this engine's spelling binds: its own `into`, else the `into`
+    /// of the statement at the same index.
+    pub fn into_for(&self, engine: knobs::Engine, j: usize) -> &[String] {
+        let own = self
+            .statements_for(engine)
+            .get(j)
+            .map(StatementSpec::into)
+            .unwrap_or(&[]);
+        if own.is_empty() {
+            self.statements
+                .get(j)
+                .map(StatementSpec::into)
+                .unwrap_or(&[])
+        } else {
+            own
+        }
+    }
+
+    /// Every variable some statement of this transaction binds.
+    pub fn bound_names(&self) -> impl Iterator<Item = &str> {
+        self.statements
+            .iter()
+            .chain(self.mysql_statements.iter().flatten())
+            .flat_map(|s| s.into().iter().map(String::as_str))
+    }
 }
 
 /// A number, or the name of a variable.
@@ -313,28 +413,14 @@ impl WorkloadSpec {
                     ));
                 }
             }
-            for (j, sql) in t
-                .statements
-                .iter()
-                .chain(t.mysql_statements.iter().flatten())
-                .enumerate()
-            {
-                if sql.trim().is_empty() {
-                    return Err(spec_error(
-                        file,
-                        &format!("{field}.statements[{j}]"),
-                        "empty statement",
-                    ));
+            for (list, engine) in [
+                ("statements", knobs::Engine::Postgres),
+                ("mysql_statements", knobs::Engine::Mariadb),
+            ] {
+                if list == "mysql_statements" && t.mysql_statements.is_none() {
+                    continue;
                 }
-                for p in placeholders(sql) {
-                    if !self.params.contains_key(&p) {
-                        return Err(spec_error(
-                            file,
-                            &format!("{field}.statements[{j}]"),
-                            format!("placeholder :{p} has no [params.{p}]"),
-                        ));
-                    }
-                }
+                self.validate_statements(file, &format!("{field}.{list}"), t, engine)?;
             }
         }
         let total = self.transactions.iter().map(|t| t.weight).sum::<f64>();
@@ -347,6 +433,56 @@ impl WorkloadSpec {
                 "transactions",
                 "the weights add up to more than a number can hold; use smaller weights",
             ));
+        }
+        Ok(())
+    }
+
+    /// One engine's statements of a transaction: none empty, every placeholder a parameter
+    /// or a variable an earlier statement bound, every bound variable a new name.
+    fn validate_statements(
+        &self,
+        file: &str,
+        field: &str,
+        t: &TransactionSpec,
+        engine: knobs::Engine,
+    ) -> Result<(), WorkloadError> {
+        let mut bound: Vec<&str> = Vec::new();
+        for (j, statement) in t.statements_for(engine).iter().enumerate() {
+            let here = format!("{field}[{j}]");
+            if statement.trim().is_empty() {
+                return Err(spec_error(file, &here, "empty statement"));
+            }
+            for p in placeholders(statement) {
+                if !self.params.contains_key(&p) && !bound.contains(&p.as_str()) {
+                    let reason = if t.bound_names().any(|b| b == p) {
+                        format!("placeholder :{p} is used before the statement that binds it")
+                    } else {
+                        format!("placeholder :{p} has no [params.{p}]")
+                    };
+                    return Err(spec_error(file, &here, reason));
+                }
+            }
+            for name in t.into_for(engine, j) {
+                let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let reason = if !valid {
+                    Some(format!(
+                        "'{name}' is not a variable name (letters, digits, _)"
+                    ))
+                } else if self.params.contains_key(name) {
+                    Some(format!(
+                        "'{name}' is also a parameter: bind into another name"
+                    ))
+                } else if bound.contains(&name.as_str()) {
+                    Some(format!("'{name}' is bound twice in this transaction"))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Err(spec_error(file, &format!("{here}.into"), reason));
+                }
+                bound.push(name);
+            }
         }
         Ok(())
     }
@@ -677,6 +813,76 @@ statements = ["UPDATE t SET f = :v WHERE k = :key"]
                 .to_string();
             assert!(
                 err.contains("mini.toml") && err.contains(field) && err.contains(reason),
+                "{field}: {err}"
+            );
+        }
+    }
+
+    const BOUND: &str = r#"
+version = 1
+name = "bound"
+[params.d]
+kind = "uniform"
+min = 1
+max = 10
+[[transactions]]
+name = "order"
+weight = 1
+statements = [
+  { sql = "SELECT next_id FROM district WHERE id = :d FOR UPDATE", into = ["next_id"] },
+  "INSERT INTO orders (d, id) VALUES (:d, :next_id)",
+]
+"#;
+
+    #[test]
+    fn bindings_are_read_and_checked() {
+        let spec = WorkloadSpec::parse(BOUND, true, "bound.toml").unwrap();
+        let t = &spec.transactions[0];
+        assert_eq!(t.into_for(knobs::Engine::Postgres, 0), ["next_id"]);
+        assert!(t.into_for(knobs::Engine::Mariadb, 1).is_empty());
+        assert_eq!(
+            t.statements[1].sql(),
+            "INSERT INTO orders (d, id) VALUES (:d, :next_id)"
+        );
+        // Written back, a plain statement stays a string and a binding a table.
+        let again = toml::to_string(&spec).unwrap();
+        assert_eq!(
+            WorkloadSpec::parse(&again, true, "again.toml").unwrap(),
+            spec
+        );
+        let cases = [
+            (
+                BOUND.replace("into = [\"next_id\"]", "into = [\"d\"]"),
+                "statements[0].into",
+                "also a parameter",
+            ),
+            (
+                BOUND.replace("into = [\"next_id\"]", "into = [\"next id\"]"),
+                "statements[0].into",
+                "not a variable name",
+            ),
+            (
+                BOUND.replace("into = [\"next_id\"]", "into = [\"next_id\", \"next_id\"]"),
+                "statements[0].into",
+                "bound twice",
+            ),
+            (
+                BOUND.replace("id = :d FOR", "id = :next_id FOR"),
+                "statements[0]",
+                "used before the statement that binds it",
+            ),
+            (
+                BOUND.replace(":next_id)", ":next)"),
+                "statements[1]",
+                ":next has no [params.next]",
+            ),
+        ];
+        for (text, field, reason) in cases {
+            let err = WorkloadSpec::parse(&text, true, "bound.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(field) && err.contains(reason),
                 "{field}: {err}"
             );
         }

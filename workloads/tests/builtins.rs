@@ -9,6 +9,7 @@ use knobs::Engine;
 use workloads::builtin::{Builtin, NAMES};
 use workloads::driver::DriverOptions;
 use workloads::replay::Replay;
+use workloads::spec::{Literal, ParamSpec, WorkloadSpec};
 use workloads::{Sandbox, TargetUrl};
 
 async fn all_builtins(engine: Engine) {
@@ -68,7 +69,62 @@ async fn all_builtins(engine: Engine) {
                 "{name}: templates run {templates:?}"
             );
         }
+        if *name == "tpcc" {
+            new_orders_take_the_district_id(&spec, &url, engine).await;
+        }
     }
+}
+
+/// TPC-C's new order through the workload's bindings: four clients on one district, each
+/// reading `d_next_o_id` under a row lock and inserting it as the order id. Without the
+/// binding (or without the lock) two of them would insert the same id.
+async fn new_orders_take_the_district_id(spec: &WorkloadSpec, url: &TargetUrl, engine: Engine) {
+    let mut spec = spec.clone();
+    spec.transactions.retain(|t| t.name == "new_order");
+    for p in ["w", "d"] {
+        spec.params.insert(
+            p.into(),
+            ParamSpec::List {
+                values: vec![Literal::Int(1)],
+                weights: Vec::new(),
+            },
+        );
+    }
+    let before = orders_placed(url, engine).await;
+    let replay = Replay::new(&spec, url).await.unwrap();
+    let options = DriverOptions::closed(4, Duration::ZERO, Duration::from_secs(2), 5);
+    let m = replay.run(&options, url).await.unwrap();
+    assert_eq!(m.error_count(), 0, "new order on {engine}: {:?}", m.errors);
+    assert!(m.committed > 10, "new order on {engine}: {}", m.committed);
+    let after = orders_placed(url, engine).await;
+    // Every order the district handed out is there once: ids and rows advance together
+    // (a transaction that ends after the window commits without being counted).
+    let handed_out = after.0 - before.0;
+    assert!(
+        handed_out >= m.committed as i64,
+        "{engine}: {handed_out} ids handed out"
+    );
+    assert_eq!(after.1 - before.1, handed_out, "{engine}: orders inserted");
+    assert_eq!(after.2, after.1, "{engine}: distinct order ids");
+}
+
+/// District (1, 1): its next order id, its orders and their distinct ids.
+async fn orders_placed(url: &TargetUrl, engine: Engine) -> (i64, i64, i64) {
+    let sql = "SELECT (SELECT d_next_o_id FROM tpcc_district WHERE d_w_id = 1 AND d_id = 1), count(*), count(DISTINCT o_id) FROM tpcc_orders WHERE o_w_id = 1 AND o_d_id = 1";
+    let row: Vec<i64> = match engine {
+        Engine::Postgres => {
+            let c = workloads::target::connect_postgres(url).await.unwrap();
+            let r = c.query_one(sql, &[]).await.unwrap();
+            vec![i64::from(r.get::<_, i32>(0)), r.get(1), r.get(2)]
+        }
+        _ => {
+            use mysql_async::prelude::Queryable;
+            let mut c = workloads::target::connect_mysql(url).await.unwrap();
+            let r: (i64, i64, i64) = c.query_first(sql).await.unwrap().unwrap();
+            vec![r.0, r.1, r.2]
+        }
+    };
+    (row[0], row[1], row[2])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,13 +143,10 @@ pub async fn from_workload(
         .sum::<f64>()
         .max(1e-12);
     for (ti, t) in spec.transactions.iter().enumerate() {
-        let templates = match engine {
-            Engine::Postgres => &t.statements,
-            Engine::Mysql | Engine::Mariadb => t.mysql_statements.as_ref().unwrap_or(&t.statements),
-        };
-        let mut draws: Vec<Vec<String>> = Vec::with_capacity(INSTANCES);
+        let templates = t.statements_for(engine);
+        let mut draws: Vec<Vec<Option<String>>> = Vec::with_capacity(INSTANCES);
         for _ in 0..INSTANCES {
-            draws.push(replay.instantiate(ti, &mut rng)?);
+            draws.push(replay.instantiate(ti, &mut rng, url).await?);
         }
         for (si, template) in templates.iter().enumerate() {
             let id = if templates.len() == 1 {
@@ -158,6 +155,14 @@ pub async fn from_workload(
                 format!("{}#{}", t.name, si + 1)
             };
             let Some(first) = draws.first().and_then(|d| d.get(si)) else {
+                continue;
+            };
+            let Some(first) = first else {
+                inputs.skipped.push(skip(
+                    &id,
+                    template,
+                    "uses a variable an earlier write of its transaction binds: it has no value without running the write",
+                ));
                 continue;
             };
             let analysis = match analyze(first, engine) {
@@ -177,8 +182,11 @@ pub async fn from_workload(
             }
             inputs.statements.push(AdvisedStatement {
                 id,
-                template: template.clone(),
-                instances: draws.iter().filter_map(|d| d.get(si).cloned()).collect(),
+                template: template.to_string(),
+                instances: draws
+                    .iter()
+                    .filter_map(|d| d.get(si).cloned().flatten())
+                    .collect(),
                 weight: t.weight / total,
                 analysis,
             });
@@ -241,8 +249,8 @@ pub async fn from_sql_file(
                 transactions: vec![TransactionSpec {
                     name: id.clone(),
                     weight: 1.0,
-                    statements: vec![template.clone()],
-                    mysql_statements: engine.is_mysql_family().then(|| vec![template]),
+                    statements: vec![template.clone().into()],
+                    mysql_statements: engine.is_mysql_family().then(|| vec![template.into()]),
                     captured_calls: None,
                     captured_mean_ms: None,
                 }],

@@ -327,8 +327,8 @@ impl PgWire {
     }
 
     /// Read to the end of the current request; the first server error wins. Rows are decoded
-    /// to text only when `keep` asks for them (never on the benchmark hot path).
-    async fn finish(&mut self, keep: bool) -> Result<(u64, Vec<Vec<Option<String>>>)> {
+    /// to text only up to `keep` of them (none on the benchmark hot path).
+    async fn finish(&mut self, keep: usize) -> Result<(u64, Vec<Vec<Option<String>>>)> {
         let mut error: Option<ServerError> = None;
         let mut rows = 0u64;
         let mut values = Vec::new();
@@ -337,7 +337,7 @@ impl PgWire {
                 Message::ReadyForQuery(_) => break,
                 Message::DataRow(body) => {
                     rows += 1;
-                    if keep && values.len() < 10_000 {
+                    if values.len() < keep {
                         let buffer = body.buffer();
                         let mut row = Vec::new();
                         let mut ranges = body.ranges();
@@ -424,6 +424,26 @@ impl PgWire {
         statement: &PgStatement,
         args: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
+        self.send_execute(statement, args).await?;
+        Ok(self.finish(0).await?.0)
+    }
+
+    /// Run a prepared statement and keep its first row, as text (a binding reads it).
+    pub async fn execute_first(
+        &mut self,
+        statement: &PgStatement,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<(u64, Option<Vec<Option<String>>>)> {
+        self.send_execute(statement, args).await?;
+        let (rows, values) = self.finish(1).await?;
+        Ok((rows, values.into_iter().next()))
+    }
+
+    async fn send_execute(
+        &mut self,
+        statement: &PgStatement,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<()> {
         let mut types = statement.params.iter();
         let bound = frontend::bind(
             "",
@@ -450,7 +470,7 @@ impl PgWire {
         frontend::execute("", 0, &mut self.write)?;
         frontend::sync(&mut self.write);
         self.flush().await?;
-        Ok(self.finish(false).await?.0)
+        Ok(())
     }
 
     /// Run SQL with the simple protocol (BEGIN, COMMIT, one-off queries); returns the rows as
@@ -458,7 +478,7 @@ impl PgWire {
     pub async fn simple(&mut self, sql: &str) -> Result<(u64, Vec<Vec<Option<String>>>)> {
         frontend::query(sql, &mut self.write)?;
         self.flush().await?;
-        self.finish(true).await
+        self.finish(10_000).await
     }
 }
 
